@@ -1,0 +1,495 @@
+/**
+ * The engine: runs the pure machine and performs its effects. Every change goes through one unit of work:
+ * load the calls it touches, apply events (following effects that reach other calls: a bot leg answering
+ * reaches its redirected call, the redirected call ends its bot legs), then write calls, timers and outbox
+ * rows in one store transaction. Work is serialised in this process (one queue), so a call's events are
+ * applied in order; the store's version check catches another process changing the same call.
+ *
+ * Timers live in the store. On the real clock one `setTimeout` waits for the earliest; on the virtual
+ * clock nothing fires until the simulator advances time, and then every timer due fires in order.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock, VirtualClock } from '../clock/clock.js';
+import type { DirectoryIndex } from '../directory/model.js';
+import { badRequest, callNotFound, conflict, notFound, tenantMismatch } from '../graph/errors.js';
+import { renderNotification } from '../graph/render.js';
+import { identityOf, identitySet, type IdentitySet, type InvitationParticipantInfo } from '../graph/types.js';
+import type { Deliverer } from '../notifications/delivery.js';
+import type { TelephonyPlane } from '../planes/plane.js';
+import { VersionConflict, type CallChange, type NewNotification, type Store } from '../store/store.js';
+import { createBotLeg, createIncomingCall, transition, windowExpiredError } from './machine.js';
+import type { Call, CallEvent, Effect, TimerName } from './model.js';
+
+export interface EngineOptions {
+  store: Store;
+  clock: Clock;
+  plane: TelephonyPlane;
+  directory: () => DirectoryIndex;
+  deliverer: Deliverer;
+  logger: Logger;
+}
+
+/** Who is calling the Graph API: from the verified access token. */
+export interface Caller {
+  tenantId: string;
+  applicationId: string;
+}
+
+export interface PlaceCallRequest {
+  tenantId: string;
+  from: { userId: string } | { phone: string };
+  to: { applicationId: string } | { applicationInstanceId: string };
+}
+
+interface Pending {
+  call: Call;
+  expectedVersion: number;
+  timers: Map<TimerName, number | null>;
+  cancelAll: boolean;
+  notifications: NewNotification[];
+}
+
+/** One transaction's worth of changes, across the calls an event reaches. */
+class UnitOfWork {
+  readonly pending = new Map<string, Pending>();
+  private readonly followUps: Array<{ callId: string; event: CallEvent }> = [];
+
+  constructor(
+    private readonly store: Store,
+    readonly now: number,
+    private readonly logger: Logger,
+  ) {}
+
+  async load(callId: string): Promise<Call | undefined> {
+    const p = this.pending.get(callId);
+    if (p) return p.call;
+    const call = await this.store.getCall(callId);
+    if (call) this.pending.set(callId, { call, expectedVersion: call.version, timers: new Map(), cancelAll: false, notifications: [] });
+    return call;
+  }
+
+  /** Records a new call and performs its creation effects. */
+  create(call: Call, effects: Effect[]): void {
+    this.pending.set(call.id, { call, expectedVersion: -1, timers: new Map(), cancelAll: false, notifications: [] });
+    this.perform(call, effects);
+  }
+
+  /** Applies an event to a call (already loaded) and everything that follows from it. */
+  async apply(callId: string, event: CallEvent): Promise<Call> {
+    const p = this.pending.get(callId);
+    if (!p) throw new Error(`call ${callId} not loaded`);
+    const { call, effects } = transition(p.call, event, this.now);
+    p.call = call;
+    this.perform(call, effects);
+    while (this.followUps.length) {
+      const next = this.followUps.shift();
+      if (!next) break;
+      const target = await this.load(next.callId);
+      if (!target) continue;
+      try {
+        const t = transition(target, next.event, this.now);
+        const tp = this.pending.get(next.callId);
+        if (tp) tp.call = t.call;
+        this.perform(t.call, t.effects);
+      } catch (error) {
+        // A follow-up that no longer applies (the other call moved on) is not the caller's error.
+        this.logger.debug({ callId: next.callId, event: next.event.type, err: error }, 'follow-up event ignored');
+      }
+    }
+    return this.pending.get(callId)?.call ?? call;
+  }
+
+  private perform(call: Call, effects: Effect[]): void {
+    const p = this.pending.get(call.id);
+    if (!p) return;
+    for (const effect of effects) {
+      switch (effect.type) {
+        case 'notify': {
+          const id = randomUUID();
+          p.notifications.push({
+            id,
+            callId: call.id,
+            changeType: effect.changeType,
+            state: effect.call.state,
+            url: effect.call.callbackUri,
+            audience: effect.call.applicationId,
+            body: JSON.stringify(renderNotification(effect.call, effect.changeType, id)),
+            createdAt: this.now,
+            nextAttemptAt: this.now,
+          });
+          break;
+        }
+        case 'setTimer':
+          p.timers.set(effect.name, effect.at);
+          break;
+        case 'cancelTimer':
+          p.timers.set(effect.name, null);
+          break;
+        case 'cancelAllTimers':
+          p.timers.clear();
+          p.cancelAll = true;
+          break;
+        case 'offerLeg': {
+          const leg = call.legs.find((l) => l.id === effect.targetId);
+          if (!leg || leg.response.kind !== 'bot') break;
+          const created = createBotLeg(call, leg, leg.response.callbackUri, this.now);
+          this.create(created.call, created.effects);
+          break;
+        }
+        case 'endLeg':
+          this.followUps.push({ callId: effect.legCallId, event: { type: 'legEnded', resultInfo: effect.resultInfo } });
+          break;
+        case 'toParent':
+          this.followUps.push({ callId: effect.parentCallId, event: effect.event });
+          break;
+        case 'ring':
+        case 'stopRinging':
+          // The simulated plane needs no signal (its responses are timers); a SIP plane will act here.
+          break;
+      }
+    }
+  }
+
+  changes(): CallChange[] {
+    return [...this.pending.values()].map((p) => {
+        const setTimers: CallChange['setTimers'] = [];
+        const cancelTimers: TimerName[] = [];
+        for (const [name, at] of p.timers) {
+          if (at === null) cancelTimers.push(name);
+          else setTimers.push({ name, at });
+        }
+        return {
+          call: { ...p.call, version: p.expectedVersion + 1 },
+          expectedVersion: p.expectedVersion,
+          setTimers,
+          cancelTimers,
+          cancelAllTimers: p.cancelAll,
+          notifications: p.notifications,
+        };
+      });
+  }
+
+  earliestTimer(): number | undefined {
+    let min: number | undefined;
+    for (const p of this.pending.values()) for (const at of p.timers.values()) if (at !== null && (min === undefined || at < min)) min = at;
+    return min;
+  }
+}
+
+export class CallEngine {
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor: number | undefined;
+  private stopped = false;
+  private firing = false;
+  private advancing: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: EngineOptions) {}
+
+  get clock(): Clock {
+    return this.o.clock;
+  }
+
+  /** At start: fire timers that came due while stopped, send what the outbox holds, arm the next timer. */
+  async start(): Promise<void> {
+    await this.fireDueTimers();
+    this.o.deliverer.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.queue.catch(() => undefined);
+  }
+
+  /** Serialises work in this process; retries once on a version conflict with another process. */
+  private run<T>(work: (uow: UnitOfWork) => Promise<T>): Promise<T> {
+    const result = this.queue.then(async () => {
+      for (let attempt = 0; ; attempt++) {
+        const uow = new UnitOfWork(this.o.store, this.o.clock.now(), this.o.logger);
+        const value = await work(uow);
+        try {
+          await this.o.store.commit(uow.changes());
+        } catch (error) {
+          if (error instanceof VersionConflict && attempt < 3) continue;
+          throw error;
+        }
+        this.afterCommit(uow);
+        return value;
+      }
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private afterCommit(uow: UnitOfWork): void {
+    for (const change of uow.changes()) {
+      const n = change.notifications.length;
+      if (n) this.o.logger.debug({ callId: change.call.id, state: change.call.state, notifications: n }, 'call changed');
+    }
+    if (uow.changes().some((c) => c.notifications.length)) this.o.deliverer.kick();
+    const earliest = uow.earliestTimer();
+    if (earliest === undefined) return;
+    if (earliest <= this.o.clock.now()) {
+      // Due already (a target that declines after 0 s): fire now, on either clock, after this unit of work.
+      void this.fireDueTimers().catch((error: unknown) => this.o.logger.error({ err: error }, 'timer firing failed'));
+    } else {
+      this.arm(earliest);
+    }
+  }
+
+  // ------------------------------------------------------------------ simulator: incoming calls
+
+  async placeCall(request: PlaceCallRequest): Promise<Call> {
+    const dir = this.o.directory();
+    const tenant = dir.tenant(request.tenantId);
+    if (!tenant) throw badRequest(`tenantId: no tenant ${request.tenantId} in the directory.`);
+    let source: IdentitySet;
+    if ('userId' in request.from) {
+      const user = dir.user(request.from.userId);
+      if (!user) throw badRequest(`from.userId: no user ${request.from.userId} in the directory.`);
+      source = identitySet('user', { id: user.id, ...(user.displayName ? { displayName: user.displayName } : {}), tenantId: user.tenantId });
+    } else {
+      if (!/^\+[1-9]\d{1,14}$/.test(request.from.phone)) throw badRequest(`from.phone: ${request.from.phone} is not an E.164 number.`);
+      const phone = dir.phone(request.from.phone);
+      source = identitySet('phone', { id: request.from.phone, ...(phone?.displayName ? { displayName: phone.displayName } : {}) });
+    }
+    let callee: IdentitySet;
+    let applicationId: string;
+    if ('applicationId' in request.to) {
+      const app = dir.application(request.to.applicationId);
+      if (!app || app.tenantId !== tenant.id) throw badRequest(`to.applicationId: no application ${request.to.applicationId} in tenant ${tenant.id}.`);
+      applicationId = app.id;
+      callee = identitySet('application', { id: app.id, ...(app.displayName ? { displayName: app.displayName } : {}) });
+    } else {
+      const found = dir.instance(request.to.applicationInstanceId);
+      if (!found || found.application.tenantId !== tenant.id) {
+        throw badRequest(`to.applicationInstanceId: no application instance ${request.to.applicationInstanceId} in tenant ${tenant.id}.`);
+      }
+      applicationId = found.application.id;
+      const { instance } = found;
+      callee = identitySet('applicationInstance', {
+        id: instance.id,
+        ...(instance.displayName ? { displayName: instance.displayName } : {}),
+        tenantId: tenant.id,
+      });
+    }
+    const app = dir.application(applicationId);
+    if (!app) throw badRequest(`no application ${applicationId}`);
+    return this.run(async (uow) => {
+      const created = createIncomingCall(
+        {
+          id: randomUUID(),
+          tenantId: tenant.id,
+          applicationId,
+          callbackUri: app.callbackUri,
+          source,
+          callee,
+          myParticipantId: randomUUID(),
+          callChainId: randomUUID(),
+        },
+        uow.now,
+      );
+      uow.create(created.call, created.effects);
+      return created.call;
+    });
+  }
+
+  async callerHangsUp(callId: string): Promise<Call> {
+    return this.run(async (uow) => {
+      const call = await uow.load(callId);
+      if (!call) throw notFound(`No call ${callId}.`);
+      // After a redirect answered by a bot, the caller is connected to that bot's leg: hang that up.
+      if (call.state === 'terminated' && call.answeredBy) {
+        const leg = call.legs.find((l) => l.id === call.answeredBy?.targetId);
+        if (leg?.legCallId) {
+          const legCall = await uow.load(leg.legCallId);
+          if (legCall && legCall.state !== 'terminated') return uow.apply(leg.legCallId, { type: 'callerHungUp' });
+        }
+      }
+      return uow.apply(callId, { type: 'callerHungUp' });
+    });
+  }
+
+  /** A ringing target acts (simulator). A bot target's leg acts as its bot would through the Graph API. */
+  async targetActs(callId: string, targetId: string, action: 'answer' | 'decline' | 'busy'): Promise<Call> {
+    return this.run(async (uow) => {
+      const call = await uow.load(callId);
+      if (!call) throw notFound(`No call ${callId}.`);
+      if (call.state !== 'redirecting') throw conflict(`Call ${callId} is ${call.state}: it has no ringing target.`);
+      const leg = call.legs.find((l) => l.id === targetId);
+      if (!leg) throw notFound(`Call ${callId} has no target ${targetId}.`);
+      if (leg.ringState !== 'ringing') throw conflict(`Target ${targetId} of call ${callId} is not ringing (it is ${leg.ringState}).`);
+      if (leg.legCallId && (await uow.load(leg.legCallId))) {
+        const event: CallEvent =
+          action === 'answer' ? { type: 'answer' } : { type: 'reject', reason: action === 'busy' ? 'busy' : 'none' };
+        await uow.apply(leg.legCallId, event);
+        return (await uow.load(callId)) ?? call;
+      }
+      const event: CallEvent =
+        action === 'answer' ? { type: 'targetAnswered', targetId } : action === 'busy' ? { type: 'targetBusy', targetId } : { type: 'targetDeclined', targetId };
+      return uow.apply(callId, event);
+    });
+  }
+
+  // ------------------------------------------------------------------ Graph operations
+
+  /** The call as `caller` may see it: 404 unknown/ended/another application's, 403 another tenant's. */
+  private visible(call: Call | undefined, callId: string, caller: Caller): Call {
+    if (!call) throw callNotFound(`Call ${callId} was not found.`);
+    if (call.tenantId !== caller.tenantId) throw tenantMismatch();
+    if (call.applicationId !== caller.applicationId) throw callNotFound(`Call ${callId} was not found.`);
+    if (call.state === 'terminated') {
+      if (call.resultInfo?.subcode === 10057 && call.incomingDeadline !== undefined) throw windowExpiredError(call);
+      throw callNotFound(`Call ${callId} has ended (${call.resultInfo?.message ?? 'terminated'}).`);
+    }
+    return call;
+  }
+
+  async getCall(callId: string, caller: Caller): Promise<Call> {
+    return this.visible(await this.o.store.getCall(callId), callId, caller);
+  }
+
+  async graphEvent(callId: string, caller: Caller, event: CallEvent): Promise<Call> {
+    return this.run(async (uow) => {
+      this.visible(await uow.load(callId), callId, caller);
+      return uow.apply(callId, event);
+    });
+  }
+
+  async redirect(
+    callId: string,
+    caller: Caller,
+    request: {
+      targets: InvitationParticipantInfo[];
+      timeoutSeconds: number;
+      maskCaller: boolean;
+      maskCallee: boolean;
+      disableForwarding: boolean;
+      callbackUri?: string;
+    },
+  ): Promise<Call> {
+    const dir = this.o.directory();
+    // A phone target needs an application instance with a phone number (Microsoft: "requires an application
+    // instance with a PSTN number assigned").
+    const phoneTargets = request.targets.filter((t) => identityOf(t.identity)?.kind === 'phone');
+    if (phoneTargets.length) {
+      const app = dir.application(caller.applicationId);
+      if (!app?.instances.some((i) => i.phone)) {
+        throw badRequest(
+          `targets: redirecting to a phone number requires the application ${caller.applicationId} to have an application instance ` +
+            `with a phone number in tenant ${caller.tenantId}; add one under the application's "instances" in the directory ` +
+            '(id, displayName, phone in E.164).',
+        );
+      }
+    }
+    return this.run(async (uow) => {
+      const call = this.visible(await uow.load(callId), callId, caller);
+      const targets = this.o.plane.resolveTargets(
+        { tenantId: call.tenantId, applicationId: call.applicationId, disableForwarding: request.disableForwarding },
+        request.targets,
+      );
+      const event: CallEvent = {
+        type: 'redirect',
+        targets,
+        timeoutSeconds: request.timeoutSeconds,
+        maskCaller: request.maskCaller,
+        maskCallee: request.maskCallee,
+        disableForwarding: request.disableForwarding,
+        botIdentity: call.callee,
+        ...(request.callbackUri ? { callbackUri: request.callbackUri } : {}),
+      };
+      return uow.apply(callId, event);
+    });
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  private arm(at: number): void {
+    if (this.o.clock.mode !== 'real' || this.stopped) return;
+    if (this.armedFor !== undefined && this.armedFor <= at && this.timer) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.armedFor = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.armedFor = undefined;
+      void this.fireDueTimers().catch((error: unknown) => this.o.logger.error({ err: error }, 'timer firing failed'));
+    }, Math.min(Math.max(0, at - this.o.clock.now()), 2 ** 31 - 1));
+  }
+
+  /** Fires every timer due now, earliest first, then arms the next one (real clock). */
+  async fireDueTimers(): Promise<number> {
+    if (this.firing) return 0;
+    this.firing = true;
+    let fired = 0;
+    const seen = new Set<string>();
+    try {
+      for (;;) {
+        const due = await this.o.store.dueTimers(this.o.clock.now(), 256);
+        if (due.length === 0) break;
+        for (const timer of due) {
+          const key = `${timer.callId}/${timer.name}/${timer.dueAt}`;
+          if (seen.has(key)) {
+            // It fired and failed to go away (its transition failed): drop it rather than loop forever.
+            this.o.logger.error({ callId: timer.callId, timer: timer.name }, 'timer could not be fired; dropped');
+            await this.o.store.deleteTimer(timer.callId, timer.name);
+            continue;
+          }
+          seen.add(key);
+          fired++;
+          await this.run(async (uow) => {
+            const call = await uow.load(timer.callId);
+            if (!call) {
+              await this.o.store.deleteTimer(timer.callId, timer.name);
+              return;
+            }
+            const p = uow.pending.get(timer.callId);
+            p?.timers.set(timer.name, null); // the fired timer goes, unless the transition sets it again
+            await uow.apply(timer.callId, { type: 'timerFired', timer: timer.name });
+          }).catch((error: unknown) => this.o.logger.error({ err: error, callId: timer.callId, timer: timer.name }, 'timer failed'));
+        }
+      }
+    } finally {
+      this.firing = false;
+    }
+    const next = await this.o.store.nextTimerDue();
+    if (next !== undefined) this.arm(next);
+    return fired;
+  }
+
+  /** Virtual clock only: moves time forward, firing each timer at its own instant, in order. */
+  async advance(seconds: number): Promise<{ now: number; fired: number }> {
+    const result = this.advancing.then(() => this.advanceNow(seconds));
+    this.advancing = result.catch(() => undefined);
+    return result;
+  }
+
+  private async advanceNow(seconds: number): Promise<{ now: number; fired: number }> {
+    if (this.o.clock.mode !== 'virtual') throw badRequest('The clock is real: start Switchboard with --clock virtual to advance it.');
+    const clock = this.o.clock as VirtualClock;
+    const target = clock.now() + Math.round(seconds * 1000);
+    let fired = 0;
+    for (;;) {
+      const next = await this.o.store.nextTimerDue();
+      if (next === undefined || next > target) break;
+      clock.set(next);
+      await this.o.store.setClockNow(clock.now());
+      const n = await this.fireDueTimers();
+      fired += n;
+      if (n === 0) break; // defensive: a due timer that did not fire would loop forever
+    }
+    clock.set(target);
+    await this.o.store.setClockNow(clock.now());
+    this.o.deliverer.kick();
+    return { now: clock.now(), fired };
+  }
+
+  async listCalls(limit: number): Promise<Call[]> {
+    return this.o.store.listCalls(limit);
+  }
+
+  async record(callId: string): Promise<Call | undefined> {
+    return this.o.store.getCall(callId);
+  }
+}

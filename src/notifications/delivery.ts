@@ -1,0 +1,182 @@
+/**
+ * notifications/ — the outbox and its delivery. The engine writes each notification to the outbox in the
+ * same transaction as the state change that causes it; this module POSTs them to the bot over HTTPS with a
+ * bot-framework JWT, one call's notifications strictly in order, retrying with backoff (1 s doubling to a
+ * 5 min cap, on Switchboard's clock) until the bot accepts (2xx) or the give-up time passes (then `dead`).
+ */
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { Agent, request } from 'undici';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock/clock.js';
+import { NOTIFICATION_RETRY_CAP_SECONDS, NOTIFICATION_RETRY_FIRST_SECONDS } from '../calls/timeouts.js';
+import type { OutboxRow, Store } from '../store/store.js';
+
+export interface DeliveryOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** A bot-framework JWT for the given application id. */
+  sign: (audience: string) => Promise<string>;
+  giveUpAfterSeconds: number;
+  /** PEM certificates trusted besides the system CAs and NODE_EXTRA_CA_CERTS (the dev CA). */
+  extraCa?: string[];
+  /** Deliveries in flight at once, across calls. */
+  concurrency?: number;
+  /** Per attempt. */
+  timeoutMs?: number;
+}
+
+/** Delivery failures say whether they are worth retrying (an outcome, not an exception). */
+export interface AttemptOutcome {
+  status?: number;
+  error?: string;
+  accepted: boolean;
+}
+
+export function backoffSeconds(failedAttempts: number): number {
+  return Math.min(NOTIFICATION_RETRY_FIRST_SECONDS * 2 ** Math.max(0, failedAttempts - 1), NOTIFICATION_RETRY_CAP_SECONDS);
+}
+
+/** System CAs, NODE_EXTRA_CA_CERTS (read here too: an explicit `ca` replaces Node's default list) and extras. */
+export function trustedCertificates(extra: string[] = []): string[] {
+  const list = [...rootCertificates];
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (file) {
+    try {
+      list.push(readFileSync(file, 'utf8'));
+    } catch {
+      // Node itself warns about an unreadable NODE_EXTRA_CA_CERTS at start.
+    }
+  }
+  return [...list, ...extra];
+}
+
+export class Deliverer {
+  private readonly agent: Agent;
+  private readonly inFlight = new Set<string>();
+  private readonly concurrency: number;
+  private running = false;
+  private again = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: DeliveryOptions) {
+    this.concurrency = options.concurrency ?? 32;
+    this.agent = new Agent({
+      connect: { ca: trustedCertificates(options.extraCa) },
+      headersTimeout: options.timeoutMs ?? 10_000,
+      bodyTimeout: options.timeoutMs ?? 10_000,
+      connections: 64,
+    });
+  }
+
+  /** Looks for deliverable notifications now (after a commit, a clock advance, or a retry coming due). */
+  kick(): void {
+    if (this.stopped) {
+      if (!this.running && this.inFlight.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+      return;
+    }
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void this.pump().finally(() => {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      } else if (this.inFlight.size === 0) {
+        for (const resolve of this.idleWaiters.splice(0)) resolve();
+      }
+    });
+  }
+
+  /** Resolves once nothing is being sent and nothing due is waiting (for tests and shutdown). */
+  async idle(): Promise<void> {
+    if (!this.running && this.inFlight.size === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await this.idle().catch(() => undefined);
+    await this.agent.close();
+  }
+
+  private async pump(): Promise<void> {
+    const { store, clock, logger } = this.options;
+    try {
+      while (!this.stopped) {
+        const free = this.concurrency - this.inFlight.size;
+        if (free <= 0) return;
+        const rows = (await store.deliverable(clock.now(), free + this.inFlight.size)).filter((r) => !this.inFlight.has(r.id));
+        if (rows.length === 0) break;
+        for (const row of rows.slice(0, free)) {
+          this.inFlight.add(row.id);
+          void this.deliver(row).finally(() => {
+            this.inFlight.delete(row.id);
+            this.kick();
+          });
+        }
+        return; // each finished delivery kicks again: the next one of the same call follows it in order
+      }
+      this.armRetry(await store.nextNotificationDue());
+    } catch (error) {
+      logger.error({ err: error }, 'notification pump failed');
+    }
+  }
+
+  /** On the real clock, wake up when the next retry is due; a virtual clock wakes us when it is advanced. */
+  private armRetry(due: number | undefined): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (due === undefined || this.options.clock.mode !== 'real' || this.stopped) return;
+    const delay = Math.max(0, due - this.options.clock.now());
+    this.retryTimer = setTimeout(() => this.kick(), Math.min(delay, 2 ** 31 - 1));
+    this.retryTimer.unref();
+  }
+
+  private async deliver(row: OutboxRow): Promise<void> {
+    const { store, clock, logger } = this.options;
+    const outcome = await this.attempt(row);
+    const now = clock.now();
+    const failures = row.attempts.filter((a) => !(a.status && a.status >= 200 && a.status < 300)).length + (outcome.accepted ? 0 : 1);
+    const dead = !outcome.accepted && now - row.createdAt >= this.options.giveUpAfterSeconds * 1000;
+    const nextAttemptAt = outcome.accepted || dead ? now : now + backoffSeconds(failures) * 1000;
+    const attempt = { at: now, ...(outcome.status !== undefined ? { status: outcome.status } : {}), ...(outcome.error ? { error: outcome.error } : {}) };
+    await store.recordAttempt(row.id, attempt, { delivered: outcome.accepted, dead, nextAttemptAt });
+    const log = { callId: row.callId, notificationId: row.id, changeType: row.changeType, status: outcome.status, attempt: row.attempts.length + 1 };
+    if (outcome.accepted) logger.debug(log, 'notification delivered');
+    else if (dead) logger.warn({ ...log, error: outcome.error }, 'notification given up (dead)');
+    else logger.info({ ...log, error: outcome.error, retryInSeconds: (nextAttemptAt - now) / 1000 }, 'notification delivery failed; will retry');
+  }
+
+  private async attempt(row: OutboxRow): Promise<AttemptOutcome> {
+    try {
+      const token = await this.options.sign(row.audience);
+      const response = await request(row.url, {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${token}`,
+          'x-switchboard-notification-id': row.id,
+          'user-agent': 'switchboard-notifications',
+        },
+        body: row.body,
+      });
+      await response.body.dump();
+      const accepted = response.statusCode >= 200 && response.statusCode < 300;
+      const outcome: AttemptOutcome = { status: response.statusCode, accepted };
+      if (response.statusCode === 401) outcome.error = 'the bot rejected the notification token (401)';
+      return outcome;
+    } catch (error) {
+      const e = error as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+      return { accepted: false, error: [e.code ?? e.cause?.code, e.message ?? e.cause?.message].filter(Boolean).join(': ') || 'delivery failed' };
+    }
+  }
+}

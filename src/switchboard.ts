@@ -1,0 +1,176 @@
+/**
+ * The composition root: builds one Switchboard (store, clock, keys, plane, notifications, engine, HTTPS
+ * server) from options. The CLI and the tests start Switchboard through `startSwitchboard` alone.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { CallEngine } from './calls/engine.js';
+import { RealClock, VirtualClock, type Clock } from './clock/clock.js';
+import { DirectoryIndex, type Directory } from './directory/model.js';
+import { installGraphErrors, newRequestId } from './http/errors.js';
+import { registerGraphRoutes } from './http/graph-routes.js';
+import { registerSimulatorRoutes } from './http/simulator-routes.js';
+import { ensureDevCertificates } from './identity/dev-ca.js';
+import { SigningKeys } from './identity/keys.js';
+import { registerIdentityRoutes } from './identity/routes.js';
+import { signNotificationToken, verifyAccessToken } from './identity/tokens.js';
+import { Deliverer } from './notifications/delivery.js';
+import { SimulatedPlane } from './planes/simulated/plane.js';
+import { openStore } from './store/open.js';
+import type { Store } from './store/store.js';
+
+export interface SwitchboardOptions {
+  directory: Directory;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Default `./.switchboard`. */
+  dataDir?: string;
+  /** `sqlite:<file>` (default `sqlite:<dataDir>/switchboard.db`), `sqlite::memory:`. */
+  store?: string;
+  clock?: 'real' | 'virtual';
+  /** PEM files; without them a dev CA under the data dir issues the server certificate. */
+  tls?: { certFile: string; keyFile: string };
+  /** Operator mode turns the simulator API off (404). */
+  simulator?: boolean;
+  logLevel?: string;
+  logger?: Logger;
+  /** Extra CA certificates (PEM) trusted for webhooks, besides the system CAs, NODE_EXTRA_CA_CERTS and the dev CA. */
+  trustCa?: string[];
+}
+
+export interface RunningSwitchboard {
+  url: string;
+  host: string;
+  port: number;
+  /** The dev CA's certificate file, when Switchboard issued its own certificate. */
+  caFile?: string;
+  /** The CA (or certificate) PEM a client should trust to reach this server. */
+  caPem?: string;
+  adminKey: string;
+  adminKeyGenerated: boolean;
+  engine: CallEngine;
+  store: Store;
+  keys: SigningKeys;
+  clock: Clock;
+  deliverer: Deliverer;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export async function startSwitchboard(options: SwitchboardOptions): Promise<RunningSwitchboard> {
+  const host = options.host ?? '127.0.0.1';
+  const dataDir = resolve(options.dataDir ?? '.switchboard');
+  mkdirSync(dataDir, { recursive: true });
+  const logger =
+    options.logger ??
+    pino({
+      level: options.logLevel ?? 'info',
+      redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.client_secret', '*.clientSecret', '*.access_token'], censor: '[redacted]' },
+    });
+  const directory = new DirectoryIndex(options.directory);
+  const store = await openStore(options.store ?? `sqlite:${join(dataDir, 'switchboard.db')}`);
+  try {
+    let clock: Clock;
+    if (options.clock === 'virtual') {
+      const saved = await store.clockNow();
+      const virtual = new VirtualClock(saved ?? Date.now());
+      if (saved === undefined) await store.setClockNow(virtual.now());
+      clock = virtual;
+    } else {
+      clock = new RealClock();
+    }
+    const keys = await SigningKeys.load(store);
+
+    let tls: { cert: string; key: string };
+    let caFile: string | undefined;
+    let caPem: string | undefined;
+    if (options.tls) {
+      tls = { cert: readFileSync(options.tls.certFile, 'utf8'), key: readFileSync(options.tls.keyFile, 'utf8') };
+    } else {
+      const dev = ensureDevCertificates(dataDir, [host]);
+      tls = { cert: dev.cert, key: dev.key };
+      caFile = dev.caPath;
+      caPem = readFileSync(dev.caPath, 'utf8');
+    }
+
+    const deliverer = new Deliverer({
+      store,
+      clock,
+      logger,
+      sign: (audience) => signNotificationToken(keys, audience),
+      giveUpAfterSeconds: options.directory.notifications.giveUpAfterSeconds,
+      extraCa: [...(caPem ? [caPem] : []), ...(options.trustCa ?? [])],
+    });
+    const engine = new CallEngine({
+      store,
+      clock,
+      plane: new SimulatedPlane(() => directory),
+      directory: () => directory,
+      deliverer,
+      logger,
+    });
+
+    const configuredKey = options.directory.admin?.key;
+    const adminKey = configuredKey ?? randomBytes(24).toString('base64url');
+
+    // Typed as the plain instance the route modules take (the https server and pino logger generics differ only in name).
+    const app = Fastify({
+      https: { cert: tls.cert, key: tls.key },
+      loggerInstance: logger,
+      genReqId: newRequestId,
+      bodyLimit: options.directory.limits.bodyBytes,
+      ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true } },
+      return503OnClosing: true,
+    }) as unknown as FastifyInstance;
+    installGraphErrors(app);
+    let baseUrl = '';
+    await registerIdentityRoutes(app, { directory, keys, baseUrl: () => baseUrl });
+    await registerGraphRoutes(app, {
+      engine,
+      authenticate: async (authorization) => {
+        const claims = await verifyAccessToken(keys, authorization);
+        return { tenantId: claims.tid, applicationId: claims.appid };
+      },
+    });
+    if (options.simulator !== false) await registerSimulatorRoutes(app, { engine, store, adminKey });
+
+    await app.listen({ host, port: options.port ?? 8443 });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address ? address.port : (options.port ?? 8443);
+    const urlHost = host.includes(':') ? `[${host}]` : host;
+    baseUrl = `https://${urlHost}:${port}`;
+    await engine.start();
+
+    let closed = false;
+    return {
+      url: baseUrl,
+      host,
+      port,
+      ...(caFile ? { caFile } : {}),
+      ...(caPem ? { caPem } : {}),
+      adminKey,
+      adminKeyGenerated: configuredKey === undefined,
+      engine,
+      store,
+      keys,
+      clock,
+      deliverer,
+      app,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await app.close();
+        await engine.stop();
+        await deliverer.stop();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
