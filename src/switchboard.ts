@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { CallEngine } from './calls/engine.js';
+import { Observers } from './calls/observer.js';
 import { RealClock, VirtualClock, type Clock } from './clock/clock.js';
 import { DirectoryIndex, type Directory } from './directory/model.js';
 import { installGraphErrors, newRequestId } from './http/errors.js';
@@ -57,6 +58,8 @@ export interface RunningSwitchboard {
   keys: SigningKeys;
   clock: Clock;
   deliverer: Deliverer;
+  /** Register metrics or live-feed observers here. */
+  observers: Observers;
   app: FastifyInstance;
   close(): Promise<void>;
 }
@@ -97,7 +100,9 @@ export async function startSwitchboard(options: SwitchboardOptions): Promise<Run
       caPem = readFileSync(dev.caPath, 'utf8');
     }
 
+    const observers = new Observers();
     const deliverer = new Deliverer({
+      observers,
       store,
       clock,
       logger,
@@ -112,6 +117,7 @@ export async function startSwitchboard(options: SwitchboardOptions): Promise<Run
       directory: () => directory,
       deliverer,
       logger,
+      observers,
     });
 
     const configuredKey = options.directory.admin?.key;
@@ -159,6 +165,7 @@ export async function startSwitchboard(options: SwitchboardOptions): Promise<Run
       keys,
       clock,
       deliverer,
+      observers,
       app,
       async close() {
         if (closed) return;

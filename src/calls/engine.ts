@@ -20,6 +20,7 @@ import type { TelephonyPlane } from '../planes/plane.js';
 import { VersionConflict, type CallChange, type NewNotification, type Store } from '../store/store.js';
 import { createBotLeg, createIncomingCall, transition, windowExpiredError } from './machine.js';
 import type { Call, CallEvent, Effect, TimerName } from './model.js';
+import type { Observers } from './observer.js';
 
 export interface EngineOptions {
   store: Store;
@@ -28,6 +29,7 @@ export interface EngineOptions {
   directory: () => DirectoryIndex;
   deliverer: Deliverer;
   logger: Logger;
+  observers?: Observers;
 }
 
 /** Who is calling the Graph API: from the verified access token. */
@@ -224,6 +226,7 @@ export class CallEngine {
   }
 
   private afterCommit(uow: UnitOfWork): void {
+    this.o.observers?.callsChanged(uow.changes().map((c) => c.call));
     for (const change of uow.changes()) {
       const n = change.notifications.length;
       if (n) this.o.logger.debug({ callId: change.call.id, state: change.call.state, notifications: n }, 'call changed');
@@ -446,6 +449,7 @@ export class CallEngine {
             }
             const p = uow.pending.get(timer.callId);
             p?.timers.set(timer.name, null); // the fired timer goes, unless the transition sets it again
+            this.o.observers?.timerFired(timer.name, this.o.clock.mode === 'real' ? Math.max(0, uow.now - timer.dueAt) : 0);
             await uow.apply(timer.callId, { type: 'timerFired', timer: timer.name });
           }).catch((error: unknown) => this.o.logger.error({ err: error, callId: timer.callId, timer: timer.name }, 'timer failed'));
         }

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock/clock.js';
 import { NOTIFICATION_RETRY_CAP_SECONDS, NOTIFICATION_RETRY_FIRST_SECONDS } from '../calls/timeouts.js';
 import type { OutboxRow, Store } from '../store/store.js';
+import type { Observers } from '../calls/observer.js';
 
 export interface DeliveryOptions {
   store: Store;
@@ -25,6 +26,7 @@ export interface DeliveryOptions {
   concurrency?: number;
   /** Per attempt. */
   timeoutMs?: number;
+  observers?: Observers;
 }
 
 /** Delivery failures say whether they are worth retrying (an outcome, not an exception). */
@@ -142,13 +144,16 @@ export class Deliverer {
 
   private async deliver(row: OutboxRow): Promise<void> {
     const { store, clock, logger } = this.options;
+    const started = performance.now();
     const outcome = await this.attempt(row);
+    const durationMs = performance.now() - started;
     const now = clock.now();
     const failures = row.attempts.filter((a) => !(a.status && a.status >= 200 && a.status < 300)).length + (outcome.accepted ? 0 : 1);
     const dead = !outcome.accepted && now - row.createdAt >= this.options.giveUpAfterSeconds * 1000;
     const nextAttemptAt = outcome.accepted || dead ? now : now + backoffSeconds(failures) * 1000;
     const attempt = { at: now, ...(outcome.status !== undefined ? { status: outcome.status } : {}), ...(outcome.error ? { error: outcome.error } : {}) };
     await store.recordAttempt(row.id, attempt, { delivered: outcome.accepted, dead, nextAttemptAt });
+    this.options.observers?.notificationAttempted(row, { ...outcome, dead, durationMs });
     const log = { callId: row.callId, notificationId: row.id, changeType: row.changeType, status: outcome.status, attempt: row.attempts.length + 1 };
     if (outcome.accepted) logger.debug(log, 'notification delivered');
     else if (dead) logger.warn({ ...log, error: outcome.error }, 'notification given up (dead)');
