@@ -74,8 +74,10 @@ export class SqliteStore implements Store {
       listCalls: db.prepare<[number], { data: string }>('SELECT data FROM calls ORDER BY created_at DESC, id LIMIT ?'),
       deleteTimers: db.prepare('DELETE FROM timers WHERE call_id = ?'),
       deleteTimer: db.prepare('DELETE FROM timers WHERE call_id = ? AND name = ?'),
+      // Setting a timer again makes it a new timer: whoever held the old one's lease no longer does.
       upsertTimer: db.prepare(
-        'INSERT INTO timers (call_id, name, due_at) VALUES (?, ?, ?) ON CONFLICT (call_id, name) DO UPDATE SET due_at = excluded.due_at',
+        `INSERT INTO timers (call_id, name, due_at) VALUES (?, ?, ?)
+         ON CONFLICT (call_id, name) DO UPDATE SET due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL`,
       ),
       dueTimers: db.prepare<[number, number], { call_id: string; name: string; due_at: number }>(
         'SELECT call_id, name, due_at FROM timers WHERE due_at <= ? ORDER BY due_at, call_id, name LIMIT ?',
@@ -96,7 +98,9 @@ export class SqliteStore implements Store {
         'SELECT MIN(next_attempt_at) AS due FROM outbox WHERE delivered = 0 AND dead = 0',
       ),
       getAttempts: db.prepare<[string], { attempts: string }>('SELECT attempts FROM outbox WHERE id = ?'),
-      recordAttempt: db.prepare('UPDATE outbox SET attempts = ?, delivered = ?, dead = ?, next_attempt_at = ? WHERE id = ?'),
+      recordAttempt: db.prepare(
+        'UPDATE outbox SET attempts = ?, delivered = ?, dead = ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?',
+      ),
       notificationsOf: db.prepare<[string], OutboxRecord>('SELECT * FROM outbox WHERE call_id = ? ORDER BY seq'),
       signingKeys: db.prepare<[], { kid: string; use: string; private_jwk: string; created_at: number; retired_at: number | null }>(
         'SELECT kid, use, private_jwk, created_at, retired_at FROM signing_keys ORDER BY created_at',
@@ -104,7 +108,24 @@ export class SqliteStore implements Store {
       addSigningKey: db.prepare('INSERT INTO signing_keys (kid, use, private_jwk, created_at, retired_at) VALUES (?, ?, ?, ?, ?)'),
       retireSigningKey: db.prepare('UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL'),
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      setClock: db.prepare(
+        `INSERT INTO meta (key, value) VALUES ('clock.now', ?)
+         ON CONFLICT (key) DO UPDATE SET value = CAST(MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)`,
+      ),
+      claimableTimers: db.prepare<[number, number, number], { call_id: string; name: string; due_at: number }>(
+        `SELECT call_id, name, due_at FROM timers
+          WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+          ORDER BY due_at, call_id, name LIMIT ?`,
+      ),
+      leaseTimer: db.prepare('UPDATE timers SET lease_owner = ?, lease_until = ? WHERE call_id = ? AND name = ?'),
+      claimableOutbox: db.prepare<[number, number, number], OutboxRecord>(
+        `SELECT o.* FROM outbox o
+          WHERE o.delivered = 0 AND o.dead = 0 AND o.next_attempt_at <= ?
+            AND (o.lease_until IS NULL OR o.lease_until <= ?)
+            AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.call_id = o.call_id AND p.seq < o.seq AND p.delivered = 0 AND p.dead = 0)
+          ORDER BY o.next_attempt_at, o.created_at, o.seq LIMIT ?`,
+      ),
+      leaseOutbox: db.prepare('UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id = ?'),
     };
   }
 
@@ -224,7 +245,33 @@ export class SqliteStore implements Store {
   }
 
   async setClockNow(ms: number): Promise<void> {
-    this.stmt.setMeta.run('clock.now', String(ms));
+    this.stmt.setClock.run(String(Math.round(ms)));
+  }
+
+  /**
+   * SQLite has one writer at a time: an IMMEDIATE transaction takes the write lock before reading, so two
+   * claimers (in this process or another one sharing the file) never see the same row as free.
+   */
+  async claimDueTimers(upTo: number, limit: number, owner: string, leaseMs: number): Promise<TimerRow[]> {
+    const leaseNow = Date.now();
+    return this.db
+      .transaction(() => {
+        const rows = this.stmt.claimableTimers.all(upTo, leaseNow, limit);
+        for (const r of rows) this.stmt.leaseTimer.run(owner, leaseNow + leaseMs, r.call_id, r.name);
+        return rows.map((r) => ({ callId: r.call_id, name: r.name as TimerName, dueAt: r.due_at }));
+      })
+      .immediate();
+  }
+
+  async claimDeliverable(now: number, limit: number, owner: string, leaseMs: number): Promise<OutboxRow[]> {
+    const leaseNow = Date.now();
+    return this.db
+      .transaction(() => {
+        const rows = this.stmt.claimableOutbox.all(now, leaseNow, limit);
+        for (const r of rows) this.stmt.leaseOutbox.run(owner, leaseNow + leaseMs, r.id);
+        return rows.map(toOutboxRow);
+      })
+      .immediate();
   }
 
   async close(): Promise<void> {

@@ -92,6 +92,26 @@ export interface Store {
   retireSigningKey(kid: string, at: number): Promise<void>;
   /** The virtual clock's time, kept so it survives a restart. */
   clockNow(): Promise<number | undefined>;
+  /** Never moves the stored time backwards: the stored value becomes max(stored, ms), also when processes race. */
   setClockNow(ms: number): Promise<void>;
   close(): Promise<void>;
+
+  // ─── Several processes sharing one store ──────────────────────────────────────────────────────────────
+  // Optional in the interface (a Store need not offer them); both adapters in this folder implement them.
+  // A claim is a lease: `owner` holds the row until `leaseMs` after the claim on the REAL clock (Date.now()),
+  // and no other owner can claim it meanwhile; after that anyone may take it over. Call times (`upTo`,
+  // `now`) are Switchboard's clock, as everywhere else. A lease ends early when the row is done with:
+  // `commit` deleting or setting the timer again, `recordAttempt` on the notification.
+
+  /**
+   * Claims up to `limit` timers due at or before `upTo` that nobody holds (no lease, or an expired one),
+   * earliest first (due time, call id, name). Two owners claiming at once never get the same timer.
+   */
+  claimDueTimers?(upTo: number, limit: number, owner: string, leaseMs: number): Promise<TimerRow[]>;
+  /**
+   * Like `deliverable`, but claims the rows it returns: not delivered, not dead, due at `now`, no earlier
+   * undelivered (and not dead) row for the same call, not held by anyone. Per-call order is kept: while
+   * seq N of a call is undelivered (claimed or not), seq N+1 is never claimed.
+   */
+  claimDeliverable?(now: number, limit: number, owner: string, leaseMs: number): Promise<OutboxRow[]>;
 }
