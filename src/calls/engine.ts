@@ -30,6 +30,12 @@ export interface EngineOptions {
   deliverer: Deliverer;
   logger: Logger;
   observers?: Observers;
+  /**
+   * Set when several processes share the store (PostgreSQL): due timers are claimed under a lease (real
+   * clock) so each fires in one process, the virtual clock is re-read from the store before work, and the
+   * store is polled so a dead process's timers are taken over once their lease expires.
+   */
+  shared?: { owner: string; leaseMs: number; pollMs: number };
 }
 
 /** Who is calling the Graph API: from the verified access token. */
@@ -185,6 +191,7 @@ export class CallEngine {
   private armedFor: number | undefined;
   private stopped = false;
   private firing = false;
+  private poller: NodeJS.Timeout | undefined;
   private advancing: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: EngineOptions) {}
@@ -195,19 +202,39 @@ export class CallEngine {
 
   /** At start: fire timers that came due while stopped, send what the outbox holds, arm the next timer. */
   async start(): Promise<void> {
+    await this.syncClock();
     await this.fireDueTimers();
     this.o.deliverer.kick();
+    const shared = this.o.shared;
+    if (shared) {
+      this.poller = setInterval(() => {
+        void this.syncClock()
+          .then(() => this.fireDueTimers())
+          .then(() => this.o.deliverer.kick())
+          .catch((error: unknown) => this.o.logger.error({ err: error }, 'shared-store poll failed'));
+      }, shared.pollMs);
+      this.poller.unref();
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.poller) clearInterval(this.poller);
     await this.queue.catch(() => undefined);
+  }
+
+  /** Shared store + virtual clock: another process may have advanced it. */
+  private async syncClock(): Promise<void> {
+    if (!this.o.shared || this.o.clock.mode !== 'virtual') return;
+    const stored = await this.o.store.clockNow();
+    if (stored !== undefined) (this.o.clock as VirtualClock).set(stored);
   }
 
   /** Serialises work in this process; retries once on a version conflict with another process. */
   private run<T>(work: (uow: UnitOfWork) => Promise<T>): Promise<T> {
     const result = this.queue.then(async () => {
+      await this.syncClock();
       for (let attempt = 0; ; attempt++) {
         const uow = new UnitOfWork(this.o.store, this.o.clock.now(), this.o.logger);
         const value = await work(uow);
@@ -429,7 +456,11 @@ export class CallEngine {
     const seen = new Set<string>();
     try {
       for (;;) {
-        const due = await this.o.store.dueTimers(this.o.clock.now(), 256);
+        const { store, shared } = this.o;
+        const due =
+          shared && store.claimDueTimers
+            ? await store.claimDueTimers(this.o.clock.now(), 256, shared.owner, shared.leaseMs)
+            : await store.dueTimers(this.o.clock.now(), 256);
         if (due.length === 0) break;
         for (const timer of due) {
           const key = `${timer.callId}/${timer.name}/${timer.dueAt}`;
@@ -471,6 +502,7 @@ export class CallEngine {
 
   private async advanceNow(seconds: number): Promise<{ now: number; fired: number }> {
     if (this.o.clock.mode !== 'virtual') throw badRequest('The clock is real: start Switchboard with --clock virtual to advance it.');
+    await this.syncClock();
     const clock = this.o.clock as VirtualClock;
     const target = clock.now() + Math.round(seconds * 1000);
     let fired = 0;
