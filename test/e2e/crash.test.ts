@@ -4,13 +4,14 @@
  * ends and every `deleted` notification reaches the bot at least once. Nothing is lost.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { BotReceiver } from '../support/harness.js';
+import { killAll, startServeProcess } from '../support/process.js';
 import { ensureDevCertificates } from '../../src/identity/dev-ca.js';
 
 const TENANT = '632899f8-2ea1-4604-8413-27bd2892079f';
@@ -25,7 +26,7 @@ const CALLS = Number(process.env.SWITCHBOARD_CRASH_CALLS ?? 1000);
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-crash-'));
 const children: ChildProcess[] = [];
 after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll(children);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -47,29 +48,10 @@ tenants:
 }
 
 /** Starts `switchboard serve` (the built CLI) and resolves with its base URL once it listens. */
-async function serve(config: string, caFile: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    ['bin/switchboard.js', 'serve', '--config', config, '--port', '0', '--clock', 'virtual', '--data', join(dir, 'data'), '--log-level', 'warn'],
-    { env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const m = /listening on (https:\/\/[^\s]+)/.exec(output);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`exited ${code}:\n${output}`)));
-  });
-  return { child, url };
+/** Starts `switchboard serve` (the built CLI) on the test's data dir, trusting the bot's CA. */
+function serve(config: string, caFile: string) {
+  const args = ['--config', config, '--port', '0', '--clock', 'virtual', '--data', join(dir, 'data'), '--log-level', 'warn'];
+  return startServeProcess(args, { NODE_EXTRA_CA_CERTS: caFile }, children);
 }
 
 test(`SIGKILL with ${CALLS} calls in flight loses nothing`, { timeout: 240_000 }, async () => {

@@ -4,7 +4,7 @@
  * notifications reach the bot in order. Needs SWITCHBOARD_TEST_PG_URL (set by .ci/run); skipped loudly without.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { after, test } from 'node:test';
 import pg from 'pg';
 import { Agent, request } from 'undici';
 import { BotReceiver } from '../support/harness.js';
+import { killAll, startServeProcess, type ServerProcess } from '../support/process.js';
 import { ensureDevCertificates } from '../../src/identity/dev-ca.js';
 
 const PG_URL = process.env.SWITCHBOARD_TEST_PG_URL;
@@ -30,7 +31,7 @@ const dir = mkdtempSync(join(tmpdir(), 'switchboard-mp-'));
 const schema = `sb_mp_${randomBytes(4).toString('hex')}`;
 const children: ChildProcess[] = [];
 after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killAll(children);
   rmSync(dir, { recursive: true, force: true });
   if (PG_URL) {
     const client = new pg.Client({ connectionString: PG_URL });
@@ -40,32 +41,12 @@ after(async () => {
   }
 });
 
-async function serve(config: string, caFile: string, tls: { certPath: string; keyPath: string }, n: number) {
-  const child = spawn(
-    process.execPath,
-    [
-      'bin/switchboard.js', 'serve', '--config', config, '--port', '0', '--clock', 'virtual', '--data', join(dir, `data${n}`),
-      '--store', `${PG_URL}?schema=${schema}`, '--tls-cert', tls.certPath, '--tls-key', tls.keyPath, '--log-level', 'warn',
-    ],
-    { env: { ...process.env, NODE_EXTRA_CA_CERTS: caFile }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  children.push(child);
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const m = /listening on (https:\/\/[^\s]+)/.exec(output);
-      if (m?.[1]) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`exited ${code}:\n${output}`)));
-  });
-  return { child, url };
+function serve(config: string, caFile: string, tls: { certPath: string; keyPath: string }, n: number) {
+  const args = [
+    '--config', config, '--port', '0', '--clock', 'virtual', '--data', join(dir, `data${n}`),
+    '--store', `${PG_URL}?schema=${schema}`, '--tls-cert', tls.certPath, '--tls-key', tls.keyPath, '--log-level', 'warn',
+  ];
+  return startServeProcess(args, { NODE_EXTRA_CA_CERTS: caFile }, children);
 }
 
 test('three processes on one PostgreSQL, one SIGKILLed: timers fire once, nothing stuck, order kept', { skip: !PG_URL && 'SWITCHBOARD_TEST_PG_URL is not set', timeout: 240_000 }, async () => {
@@ -86,7 +67,7 @@ tenants:
       - { id: "${ANSWERS}", behaviour: { answerAfter: 10 } }
 `,
   );
-  const servers = [];
+  const servers: ServerProcess[] = [];
   for (let n = 0; n < 3; n++) servers.push(await serve(config, bot.caPath, tls, n));
   const agent = new Agent({ connect: { ca: tls.ca }, connections: 32 });
   const call = async (n: number, method: 'GET' | 'POST', path: string, body?: unknown, token = ADMIN) => {
