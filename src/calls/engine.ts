@@ -17,7 +17,7 @@ import { renderNotification } from '../graph/render.js';
 import { identityOf, identitySet, type IdentitySet, type InvitationParticipantInfo } from '../graph/types.js';
 import type { Deliverer } from '../notifications/delivery.js';
 import type { TelephonyPlane } from '../planes/plane.js';
-import { VersionConflict, type CallChange, type NewNotification, type Store } from '../store/store.js';
+import { VersionConflict, type CallChange, type NewNotification, type Store, type TimerRow } from '../store/store.js';
 import { createBotLeg, createIncomingCall, transition, windowExpiredError } from './machine.js';
 import type { Call, CallEvent, Effect, TimerName } from './model.js';
 import type { Observers } from './observer.js';
@@ -36,6 +36,18 @@ export interface EngineOptions {
    * store is polled so a dead process's timers are taken over once their lease expires.
    */
   shared?: { owner: string; leaseMs: number; pollMs: number };
+}
+
+/** Due timers fired together, in one unit of work. */
+const TIMER_BATCH = 128;
+/** At most this many units of work share one transaction (group commit). */
+const GROUP_MAX = 64;
+
+/** A unit of work waiting for its turn. */
+interface Submitted {
+  work: (uow: UnitOfWork) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
 }
 
 /** Who is calling the Graph API: from the verified access token. */
@@ -67,11 +79,18 @@ class UnitOfWork {
     private readonly store: Store,
     readonly now: number,
     private readonly logger: Logger,
+    /** Calls changed by earlier units of the same group commit (not in the store yet): read from here. */
+    private readonly group?: GroupCommit,
   ) {}
 
   async load(callId: string): Promise<Call | undefined> {
     const p = this.pending.get(callId);
     if (p) return p.call;
+    const grouped = this.group?.pending.get(callId);
+    if (grouped) {
+      this.pending.set(callId, { call: grouped.call, expectedVersion: grouped.expectedVersion, timers: new Map(), cancelAll: false, notifications: [] });
+      return grouped.call;
+    }
     const call = await this.store.getCall(callId);
     if (call) this.pending.set(callId, { call, expectedVersion: call.version, timers: new Map(), cancelAll: false, notifications: [] });
     return call;
@@ -160,7 +179,16 @@ class UnitOfWork {
   }
 
   changes(): CallChange[] {
-    return [...this.pending.values()].map((p) => {
+    return changesOf(this.pending);
+  }
+
+  earliestTimer(): number | undefined {
+    return earliestOf(this.pending);
+  }
+}
+
+function changesOf(pending: Map<string, Pending>): CallChange[] {
+  return [...pending.values()].map((p) => {
         const setTimers: CallChange['setTimers'] = [];
         const cancelTimers: TimerName[] = [];
         for (const [name, at] of p.timers) {
@@ -176,17 +204,58 @@ class UnitOfWork {
           notifications: p.notifications,
         };
       });
+}
+
+function earliestOf(pending: Map<string, Pending>): number | undefined {
+  let min: number | undefined;
+  for (const p of pending.values()) for (const at of p.timers.values()) if (at !== null && (min === undefined || at < min)) min = at;
+  return min;
+}
+
+/**
+ * Several units of work written in ONE transaction (group commit). Units run one after another, in order;
+ * each sees the calls the earlier ones changed (their state is kept here, not read back from the store),
+ * and its changes are folded into the group's per call: the latest call, the timer changes in order, the
+ * notifications in order. Nothing is written until the group commits; no caller is answered before.
+ */
+class GroupCommit {
+  readonly pending = new Map<string, Pending>();
+
+  /** Folds one unit's changes in; a call created twice in one group is that unit's conflict. */
+  add(uow: UnitOfWork): void {
+    for (const [callId, p] of uow.pending) if (p.expectedVersion < 0 && this.pending.has(callId)) throw new VersionConflict(callId);
+    for (const [callId, p] of uow.pending) {
+      const g = this.pending.get(callId);
+      if (!g) {
+        this.pending.set(callId, { call: p.call, expectedVersion: p.expectedVersion, timers: new Map(p.timers), cancelAll: p.cancelAll, notifications: [...p.notifications] });
+        continue;
+      }
+      g.call = p.call;
+      if (p.cancelAll) {
+        // Every timer set so far goes; the timers this unit set after cancelling stay.
+        g.cancelAll = true;
+        g.timers = new Map(p.timers);
+      } else {
+        for (const [name, at] of p.timers) g.timers.set(name, at);
+      }
+      g.notifications.push(...p.notifications);
+    }
+  }
+
+  changes(): CallChange[] {
+    return changesOf(this.pending);
   }
 
   earliestTimer(): number | undefined {
-    let min: number | undefined;
-    for (const p of this.pending.values()) for (const at of p.timers.values()) if (at !== null && (min === undefined || at < min)) min = at;
-    return min;
+    return earliestOf(this.pending);
   }
 }
 
 export class CallEngine {
+  /** Settles once every unit submitted so far has (for stop()). */
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly submitted: Submitted[] = [];
+  private draining = false;
   private timer: NodeJS.Timeout | undefined;
   private armedFor: number | undefined;
   private stopped = false;
@@ -231,13 +300,79 @@ export class CallEngine {
     if (stored !== undefined) (this.o.clock as VirtualClock).set(stored);
   }
 
-  /** Serialises work in this process; retries once on a version conflict with another process. */
+  /**
+   * Serialises work in this process. Work submitted while the engine is busy, or within one turn of the
+   * event loop (requests read together), runs as one group: its units one after another, then ONE
+   * transaction for all (group commit), then every caller is answered. A group whose commit fails is run
+   * again one unit at a time, each committed alone (and retried on a version conflict with another process).
+   */
   private run<T>(work: (uow: UnitOfWork) => Promise<T>): Promise<T> {
-    const result = this.queue.then(async () => {
+    const result = new Promise<T>((resolve, reject) => {
+      this.submitted.push({ work, resolve: resolve as (value: unknown) => void, reject });
+    });
+    if (!this.draining) {
+      this.draining = true;
+      setImmediate(() => void this.drain());
+    }
+    const settled = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queue = this.queue.then(() => settled);
+    return result;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.submitted.length > 0) {
+        const group = this.submitted.splice(0, GROUP_MAX);
+        await this.runGroup(group);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async runGroup(items: Submitted[]): Promise<void> {
+    if (items.length === 1) return this.runAlone(items[0]!);
+    try {
+      await this.syncClock();
+    } catch (error) {
+      for (const item of items) item.reject(error);
+      return;
+    }
+    const now = this.o.clock.now();
+    const group = new GroupCommit();
+    const done: Array<{ item: Submitted; value: unknown }> = [];
+    for (const item of items) {
+      const uow = new UnitOfWork(this.o.store, now, this.o.logger, group);
+      try {
+        const value = await item.work(uow);
+        group.add(uow);
+        done.push({ item, value });
+      } catch (error) {
+        item.reject(error); // its changes never reached the group
+      }
+    }
+    if (done.length === 0) return;
+    try {
+      await this.o.store.commit(group.changes());
+    } catch (error) {
+      this.o.logger.debug({ err: error, units: done.length }, 'group commit failed; committing its units one by one');
+      for (const { item } of done) await this.runAlone(item);
+      return;
+    }
+    this.afterCommit(group);
+    for (const { item, value } of done) item.resolve(value);
+  }
+
+  /** One unit, committed alone; retried (up to 3 times) on a version conflict with another process. */
+  private async runAlone(item: Submitted): Promise<void> {
+    try {
       await this.syncClock();
       for (let attempt = 0; ; attempt++) {
         const uow = new UnitOfWork(this.o.store, this.o.clock.now(), this.o.logger);
-        const value = await work(uow);
+        const value = await item.work(uow);
         try {
           await this.o.store.commit(uow.changes());
         } catch (error) {
@@ -245,14 +380,15 @@ export class CallEngine {
           throw error;
         }
         this.afterCommit(uow);
-        return value;
+        item.resolve(value);
+        return;
       }
-    });
-    this.queue = result.catch(() => undefined);
-    return result;
+    } catch (error) {
+      item.reject(error);
+    }
   }
 
-  private afterCommit(uow: UnitOfWork): void {
+  private afterCommit(uow: UnitOfWork | GroupCommit): void {
     this.o.observers?.callsChanged(uow.changes().map((c) => c.call));
     for (const change of uow.changes()) {
       const n = change.notifications.length;
@@ -459,31 +595,42 @@ export class CallEngine {
         const { store, shared } = this.o;
         const due =
           shared && store.claimDueTimers
-            ? await store.claimDueTimers(this.o.clock.now(), 256, shared.owner, shared.leaseMs)
-            : await store.dueTimers(this.o.clock.now(), 256);
+            ? await store.claimDueTimers(this.o.clock.now(), TIMER_BATCH, shared.owner, shared.leaseMs)
+            : await store.dueTimers(this.o.clock.now(), TIMER_BATCH);
         if (due.length === 0) break;
+        const batch: TimerRow[] = [];
         for (const timer of due) {
           const key = `${timer.callId}/${timer.name}/${timer.dueAt}`;
           if (seen.has(key)) {
-            // It fired and failed to go away (its transition failed): drop it rather than loop forever.
+            // It fired and failed to go away (its batch failed to commit): drop it rather than loop forever.
             this.o.logger.error({ callId: timer.callId, timer: timer.name }, 'timer could not be fired; dropped');
             await this.o.store.deleteTimer(timer.callId, timer.name);
             continue;
           }
           seen.add(key);
-          fired++;
-          await this.run(async (uow) => {
+          batch.push(timer);
+        }
+        fired += batch.length;
+        // The due timers fire in order in ONE unit of work, so one transaction (not one per timer) writes
+        // their calls, timers and notifications: under load, ring timeouts keep their time.
+        await this.run(async (uow) => {
+          for (const timer of batch) {
             const call = await uow.load(timer.callId);
             if (!call) {
               await this.o.store.deleteTimer(timer.callId, timer.name);
-              return;
+              continue;
             }
             const p = uow.pending.get(timer.callId);
             p?.timers.set(timer.name, null); // the fired timer goes, unless the transition sets it again
             this.o.observers?.timerFired(timer.name, this.o.clock.mode === 'real' ? Math.max(0, uow.now - timer.dueAt) : 0);
-            await uow.apply(timer.callId, { type: 'timerFired', timer: timer.name });
-          }).catch((error: unknown) => this.o.logger.error({ err: error, callId: timer.callId, timer: timer.name }, 'timer failed'));
-        }
+            try {
+              await uow.apply(timer.callId, { type: 'timerFired', timer: timer.name });
+            } catch (error) {
+              // Its transition failed (the call is left as it was): the timer is dropped, the others fire.
+              this.o.logger.error({ err: error, callId: timer.callId, timer: timer.name }, 'timer failed; dropped');
+            }
+          }
+        }).catch((error: unknown) => this.o.logger.error({ err: error, timers: batch.length }, 'timers failed'));
       }
     } finally {
       this.firing = false;

@@ -1,10 +1,17 @@
 /**
  * cli/ — the `switchboard` command (Part B, fixed): `switchboard serve [options]`. Prints what a bot needs
  * (authority, Graph base URL, demo client credentials, the CA to trust), then `listening on https://HOST:PORT`.
+ * `switchboard keys rotate` adds new signing keys to the store; the previous ones stay published (and
+ * accepted) until every token they signed has expired, and running servers pick the new ones up.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { DirectoryError, loadDirectoryFile } from '../directory/load.js';
 import type { Directory } from '../directory/model.js';
+import { RETIRED_KEY_GRACE_MS, SigningKeys, type KeyUse } from '../identity/keys.js';
+import { CallbackConfigurationError } from '../notifications/callback-policy.js';
+import { openStore } from '../store/open.js';
 import { startSwitchboard, type RunningSwitchboard } from '../switchboard.js';
 
 const port = (value: string): number => {
@@ -72,17 +79,26 @@ async function serve(options: ServeOptions): Promise<void> {
       throw error;
     }
   }
-  const sb = await startSwitchboard({
-    directory,
-    host: options.host,
-    port: options.port,
-    dataDir: options.data,
-    clock: options.clock,
-    simulator: options.simulator,
-    logLevel: options.logLevel,
-    ...(options.store ? { store: options.store } : {}),
-    ...(options.tlsCert && options.tlsKey ? { tls: { certFile: options.tlsCert, keyFile: options.tlsKey } } : {}),
-  });
+  let sb: RunningSwitchboard;
+  try {
+    sb = await startSwitchboard({
+      directory,
+      host: options.host,
+      port: options.port,
+      dataDir: options.data,
+      clock: options.clock,
+      simulator: options.simulator,
+      logLevel: options.logLevel,
+      ...(options.store ? { store: options.store } : {}),
+      ...(options.tlsCert && options.tlsKey ? { tls: { certFile: options.tlsCert, keyFile: options.tlsKey } } : {}),
+    });
+  } catch (error) {
+    if (error instanceof CallbackConfigurationError) {
+      console.error(`switchboard: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
   process.stdout.write(`${banner(sb, directory, options.config)}\n`);
   process.stdout.write(`switchboard listening on ${sb.url}\n`);
   let stopping = false;
@@ -97,6 +113,39 @@ async function serve(options: ServeOptions): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+interface RotateOptions {
+  data: string;
+  store?: string;
+  use: 'graph' | 'notifications' | 'all';
+}
+
+/** `switchboard keys rotate`: one new key per use; prints the new and retired key ids. */
+export async function rotateKeys(options: RotateOptions, out: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<Array<{ use: KeyUse; kid: string; retired: string[] }>> {
+  const url = options.store ?? `sqlite:${join(resolve(options.data), 'switchboard.db')}`;
+  // A mistyped --data would otherwise create a new store and rotate keys nobody uses.
+  const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : undefined;
+  if (file !== undefined && file !== '' && file !== ':memory:' && !existsSync(file)) {
+    throw new Error(`switchboard keys rotate: no store at ${file} (give the server's --data DIR or --store URL)`);
+  }
+  const store = await openStore(url);
+  try {
+    const keys = await SigningKeys.load(store);
+    const uses: KeyUse[] = options.use === 'all' ? ['graph', 'notifications'] : [options.use];
+    const done: Array<{ use: KeyUse; kid: string; retired: string[] }> = [];
+    for (const use of uses) {
+      const retired = [keys.current(use).kid];
+      const kid = await keys.rotate(use);
+      done.push({ use, kid, retired });
+      const until = new Date(Date.now() + RETIRED_KEY_GRACE_MS).toISOString();
+      out(`rotated ${use} signing key: new kid ${kid}; retired ${retired.join(', ')} (still published and accepted until ${until})`);
+    }
+    out('running servers sharing this store sign with the new keys within a few seconds; tokens signed with the old keys stay valid until they expire');
+    return done;
+  } finally {
+    await store.close();
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -115,5 +164,15 @@ export async function main(argv: string[]): Promise<void> {
     .option('--no-simulator', 'operator mode: the simulator API answers 404')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace', 'info')
     .action(serve);
+  const keys = program.command('keys').description('signing keys (access tokens and notification tokens)');
+  keys
+    .command('rotate')
+    .description('add a new signing key and retire the current one (still published until the tokens it signed expire)')
+    .option('--data <dir>', 'data directory', './.switchboard')
+    .option('--store <url>', 'sqlite:<file> (default: sqlite:<data dir>/switchboard.db) or postgres://…')
+    .addOption(new Option('--use <use>', 'which keys').choices(['graph', 'notifications', 'all']).default('all'))
+    .action(async (options: RotateOptions) => {
+      await rotateKeys(options);
+    });
   await program.parseAsync(argv);
 }

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SwitchboardError, badRequest, notFound, toGraphError } from '../graph/errors.js';
+import { isIdentityPath, sendAadRequestError } from '../identity/routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -95,14 +96,67 @@ export function sendGraphError(reply: FastifyReply, error: unknown): FastifyRepl
   return reply.code(status).type('application/json').send(body);
 }
 
+/** Sets the request's client-request-id (echoed when it is a sane one) and the two id response headers. */
+function stampIds(request: FastifyRequest, reply: FastifyReply): void {
+  const given = request.headers['client-request-id'];
+  // Echoed in a response header: printable ASCII only, so nothing can be smuggled into the response.
+  request.clientRequestId = typeof given === 'string' && /^[\x20-\x7e]{1,128}$/.test(given) ? given : String(request.id);
+  void reply.header('request-id', String(request.id));
+  void reply.header('client-request-id', request.clientRequestId);
+}
+
+/**
+ * Errors fastify raises before routing (a path that is not valid percent-encoding, a path segment longer
+ * than the router takes): Graph-shaped like every other error, or Azure AD-shaped under the identity paths.
+ * Pass as fastify's `frameworkErrors` option.
+ */
+export function sendFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  stampIds(request, reply);
+  const path = request.url.split('?')[0] ?? '';
+  const message =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'The request URL is invalid: a path segment is too long.'
+      : 'The request URL is invalid: it is not a valid percent-encoded path.';
+  if (isIdentityPath(path)) {
+    void sendAadRequestError(request, reply, message);
+    return;
+  }
+  void sendGraphError(reply, badRequest(message));
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string; label: string }> = {
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'RequestTimeout', message: 'The request was not received in time: the connection is closed.', label: 'timeout' },
+  HPE_HEADER_OVERFLOW: { status: 431, code: 'RequestHeaderFieldsTooLarge', message: 'The request headers are larger than 16 KiB.', label: 'header_overflow' },
+};
+
+/**
+ * Requests Node's HTTP parser refuses before fastify sees them (not HTTP, headers too large, too slow):
+ * the same status fastify would send (400, 431, 408), with a Graph-shaped body, then the connection is
+ * closed. Pass as fastify's `clientErrorHandler` (called with the fastify instance as `this`).
+ */
+export function sendClientError(this: { log: { trace: (o: object, m: string) => void } }, error: NodeJS.ErrnoException, socket: import('node:net').Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const known = (error.code && CLIENT_ERRORS[error.code]) || { status: 400, code: 'BadRequest', message: 'The request is not valid HTTP/1.1.', label: 'error' };
+  this.log.trace({ err: error }, `client ${known.label}`);
+  if (socket.writable) {
+    const requestId = newRequestId();
+    const body = JSON.stringify({
+      error: { code: known.code, message: known.message, innerError: { 'request-id': requestId, date: new Date().toISOString(), 'client-request-id': requestId } },
+    });
+    socket.write(
+      `HTTP/1.1 ${known.status} ${STATUS_TEXT[known.status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `request-id: ${requestId}\r\nclient-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
 /** request-id / client-request-id on every response, a Graph error for every failure and unknown path. */
 export function installGraphErrors(app: FastifyInstance): void {
   app.decorateRequest('clientRequestId', '');
   app.addHook('onRequest', async (request, reply) => {
-    const given = request.headers['client-request-id'];
-    request.clientRequestId = typeof given === 'string' && given.length > 0 && given.length <= 128 ? given : String(request.id);
-    void reply.header('request-id', String(request.id));
-    void reply.header('client-request-id', request.clientRequestId);
+    stampIds(request, reply);
   });
   app.setErrorHandler((error, _request, reply) => sendGraphError(reply, error));
   app.setNotFoundHandler((request, reply) => sendGraphError(reply, notFound(`No resource at ${request.method} ${request.url.split('?')[0]}.`)));

@@ -36,8 +36,12 @@ export interface CurrentKey {
  */
 export const RETIRED_KEY_GRACE_MS = 24 * 60 * 60 * 1000;
 
-/** An unknown `kid` triggers a re-read of the store (another process may have rotated), at most this often. */
-const MISS_RELOAD_INTERVAL_MS = 5_000;
+/**
+ * The store is re-read at most this often: when a verifier meets an unknown `kid` (another process, or
+ * `switchboard keys rotate`, may have added it), and before signing or publishing keys (a rotation made
+ * elsewhere is picked up within this time, without a restart).
+ */
+export const KEY_RELOAD_INTERVAL_MS = 5_000;
 
 const USES: readonly KeyUse[] = ['graph', 'notifications'];
 const generateRsa = promisify(generateKeyPair);
@@ -51,6 +55,8 @@ interface LoadedKey {
 export class SigningKeys {
   private keys: LoadedKey[] = [];
   private lastReload = 0;
+  /** See KEY_RELOAD_INTERVAL_MS; tests shorten it. */
+  reloadIntervalMs = KEY_RELOAD_INTERVAL_MS;
   /** jose imports a JWK on first use per set: reusing the set halves the cost of a verification. */
   private readonly jwksCache = new Map<KeyUse, { kids: string; jwks: LocalJwks }>();
 
@@ -136,10 +142,29 @@ export class SigningKeys {
    */
   async refreshFor(use: KeyUse, kid: string): Promise<boolean> {
     if (this.publicJwks(use).keys.some((k) => k.kid === kid)) return true;
-    if (this.now() - this.lastReload < MISS_RELOAD_INTERVAL_MS) return false;
+    if (this.now() - this.lastReload < this.reloadIntervalMs) return false;
     await this.reload();
     return this.publicJwks(use).keys.some((k) => k.kid === kid);
   }
+
+  /**
+   * Re-reads the store when the last read is older than `reloadIntervalMs`: called before signing and
+   * before publishing a JWKS, so a key rotated by another process (or the CLI) is used and published
+   * without a restart. A failed re-read keeps the keys already loaded.
+   */
+  async refreshIfStale(): Promise<void> {
+    if (this.now() - this.lastReload < this.reloadIntervalMs) return;
+    if (this.reloading) return this.reloading;
+    this.reloading = this.reload()
+      .catch(() => {
+        this.lastReload = this.now();
+      })
+      .finally(() => {
+        this.reloading = undefined;
+      });
+    return this.reloading;
+  }
+  private reloading: Promise<void> | undefined;
 
   private active(use: KeyUse): LoadedKey | undefined {
     return this.keys.find((k) => k.row.use === use && k.row.retiredAt === undefined);

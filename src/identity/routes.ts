@@ -8,8 +8,13 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Application, DirectoryIndex, Tenant } from '../directory/model.js';
+import { SwitchboardError, toGraphError } from '../graph/errors.js';
+import { AadError } from './aad-error.js';
+import { CLIENT_ASSERTION_TYPE, verifyClientAssertion } from './client-assertion.js';
 import type { SigningKeys } from './keys.js';
 import { BOT_FRAMEWORK_ISSUER, GRAPH_APP_ID, GRAPH_RESOURCE, issueAccessToken, issuerFor } from './tokens.js';
+
+export { AadError };
 
 export interface IdentityDeps {
   directory: DirectoryIndex;
@@ -20,19 +25,15 @@ export interface IdentityDeps {
 
 /** Tenant path segments that name no tenant: AAD's multi-tenant aliases, accepted for metadata only. */
 const MULTI_TENANT = new Set(['common', 'organizations']);
-const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
-/** An AAD-style failure; the scoped error handler renders it. */
-export class AadError extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'AadError';
-  }
+/** Paths served by these routes (framework errors there are answered in Azure AD's format). */
+export function isIdentityPath(path: string): boolean {
+  return /^\/[^/]+\/(?:oauth2\/|v2\.0\/\.well-known\/|\.well-known\/|discovery\/)/.test(path) || path.startsWith('/botframework/');
+}
+
+/** A malformed request on an identity path, answered as Azure AD does (AADSTS9002313). */
+export function sendAadRequestError(req: FastifyRequest, reply: FastifyReply, detail: string): FastifyReply {
+  return sendAadError(req, reply, new AadError(400, 'invalid_request', 9002313, `Invalid request. Request is malformed or invalid. ${detail}`));
 }
 
 type TenantRef = { kind: 'tenant'; tenant: Tenant } | { kind: 'multi'; name: string };
@@ -48,6 +49,11 @@ export async function registerIdentityRoutes(app: FastifyInstance, deps: Identit
 
     scope.setErrorHandler((error: unknown, req, reply) => {
       if (error instanceof AadError) return sendAadError(req, reply, error);
+      if (error instanceof SwitchboardError) {
+        // Raised by the shared body parser (JSON limits, body size): same status, Azure AD's format.
+        const { status } = toGraphError(error, { requestId: '', clientRequestId: '' }, new Date());
+        if (status < 500) return sendAadError(req, reply, new AadError(status, 'invalid_request', 9002313, `Invalid request. ${error.message}`));
+      }
       const status = typeof (error as { statusCode?: unknown }).statusCode === 'number' ? (error as { statusCode: number }).statusCode : 500;
       if (status === 415) {
         return sendAadError(req, reply, missingParameter('grant_type', ' Send the token request as application/x-www-form-urlencoded.'));
@@ -146,6 +152,7 @@ export async function registerIdentityRoutes(app: FastifyInstance, deps: Identit
     // --- Signing keys --------------------------------------------------------------------------
     const graphKeys = async (req: FastifyRequest<TenantParams>, reply: FastifyReply) => {
       metadataTenant(directory, req.params.tenant);
+      await keys.refreshIfStale();
       return reply.header('cache-control', 'max-age=3600, private').send(keys.publicJwks('graph'));
     };
     scope.get<TenantParams>('/:tenant/discovery/v2.0/keys', graphKeys);
@@ -181,10 +188,15 @@ export async function registerIdentityRoutes(app: FastifyInstance, deps: Identit
       }
 
       checkResource(version, form, tenant);
-      authenticateClient(application, form, basic?.clientSecret);
-
       const nowSeconds = Math.floor(Date.now() / 1000);
-      const issued = await issueAccessToken(keys, { tenantId: tenant.id, application, nowSeconds });
+      const clientAuthentication = await authenticateClient(application, form, basic?.clientSecret, {
+        clientId,
+        nowSeconds,
+        // The assertion's aud: the token endpoint, v2 or v1, under the tenant as requested or as its id.
+        audiences: [...new Set([req.params.tenant, tenant.id])].flatMap((t) => [`${base()}/${t}/oauth2/v2.0/token`, `${base()}/${t}/oauth2/token`]),
+      });
+
+      const issued = await issueAccessToken(keys, { tenantId: tenant.id, application, nowSeconds, clientAuthentication });
       reply.header('cache-control', 'no-store, no-cache').header('pragma', 'no-cache');
       reply.header('client-request-id', correlationIdOf(req)).header('x-ms-request-id', randomUUID());
       if (version === 'v2') {
@@ -222,6 +234,7 @@ export async function registerIdentityRoutes(app: FastifyInstance, deps: Identit
     });
     scope.get('/botframework/v1/.well-known/keys', async (_req, reply) => {
       // The Bot Framework SDK checks that a key is endorsed for the channel the activity came from.
+      await keys.refreshIfStale();
       const { keys: published } = keys.publicJwks('notifications');
       return reply
         .header('cache-control', 'max-age=3600, private')
@@ -344,19 +357,23 @@ function checkResource(version: 'v1' | 'v2', form: FormBody, tenant: Tenant): vo
   }
 }
 
-function authenticateClient(application: Application, form: FormBody, basicSecret: string | undefined): void {
+/** Checks the client's credential: a client secret (post or basic) or a certificate's client assertion. */
+async function authenticateClient(
+  application: Application,
+  form: FormBody,
+  basicSecret: string | undefined,
+  assertionCheck: { clientId: string; nowSeconds: number; audiences: string[] },
+): Promise<'secret' | 'certificate'> {
   if (form['client_assertion'] !== undefined || form['client_assertion_type'] !== undefined) {
     const type = form['client_assertion_type'];
     if (type !== undefined && type !== CLIENT_ASSERTION_TYPE) {
       throw new AadError(400, 'invalid_request', 50027, `Invalid client_assertion_type '${type}'; expected '${CLIENT_ASSERTION_TYPE}'.`);
     }
-    // Certificate credentials are a later issue; say so plainly instead of a misleading secret error.
-    throw new AadError(
-      401,
-      'invalid_client',
-      700027,
-      `Client assertion failed signature validation: certificate credentials (client_assertion) are not supported by this Switchboard yet. Authenticate application '${application.id}' with its clientSecret from the directory file.`,
-    );
+    const assertion = form['client_assertion'];
+    if (!assertion) throw missingParameter('client_assertion');
+    if (type === undefined) throw missingParameter('client_assertion_type');
+    await verifyClientAssertion(assertion, { application, ...assertionCheck });
+    return 'certificate';
   }
   const secret = form['client_secret'] ?? basicSecret;
   if (secret === undefined || secret === '') {
@@ -375,6 +392,7 @@ function authenticateClient(application: Application, form: FormBody, basicSecre
       `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${application.id}'.`,
     );
   }
+  return 'secret';
 }
 
 /** Constant time whatever the lengths: both sides are hashed to 32 bytes first. */

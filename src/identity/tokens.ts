@@ -63,6 +63,7 @@ export interface IssueParams {
 
 export async function issueAccessToken(keys: SigningKeys, params: IssueParams): Promise<TokenResponse> {
   const { tenantId, application, nowSeconds } = params;
+  await keys.refreshIfStale();
   const { kid, privateKey } = keys.current('graph');
   const issuer = issuerFor(tenantId);
   const objectId = stableUuid(`service-principal:${application.id.toLowerCase()}`);
@@ -100,6 +101,16 @@ export async function issueAccessToken(keys: SigningKeys, params: IssueParams): 
 }
 
 /**
+ * Tokens that passed every check, by their exact text (signature included, so no other string can match),
+ * with the key set they were verified against. A bot sends the same token for up to an hour: its RS256
+ * signature is checked once, not on every request. An entry is used only while the published keys are the
+ * same set and the token is within its `nbf`/`exp` (with the same tolerance); anything else takes the full
+ * path, which gives the precise error.
+ */
+const verifiedTokens = new WeakMap<SigningKeys, Map<string, { claims: AccessTokenClaims; jwks: unknown }>>();
+const VERIFIED_TOKEN_CACHE_MAX = 1_000;
+
+/**
  * Checks the `Authorization` header of a Graph request. Throws `unauthenticated` (401
  * InvalidAuthenticationToken) for anything wrong with the token itself, and `forbidden` (403) for a valid
  * token that lacks the application permission the calls API needs.
@@ -110,6 +121,26 @@ export async function verifyAccessToken(
   nowSeconds: number = Math.floor(Date.now() / 1000),
 ): Promise<AccessTokenClaims> {
   const token = bearerToken(authorization);
+  let cache = verifiedTokens.get(keys);
+  const cached = cache?.get(token);
+  if (
+    cached &&
+    cached.jwks === keys.localJwks('graph') &&
+    cached.claims.nbf <= nowSeconds + CLOCK_TOLERANCE_SECONDS &&
+    cached.claims.exp > nowSeconds - CLOCK_TOLERANCE_SECONDS
+  ) {
+    return { ...cached.claims, roles: [...cached.claims.roles] };
+  }
+  const claims = await verifyAccessTokenFully(keys, token, nowSeconds);
+  if (!cache || cache.size >= VERIFIED_TOKEN_CACHE_MAX) {
+    cache = new Map();
+    verifiedTokens.set(keys, cache);
+  }
+  cache.set(token, { claims: { ...claims, roles: [...claims.roles] }, jwks: keys.localJwks('graph') });
+  return claims;
+}
+
+async function verifyAccessTokenFully(keys: SigningKeys, token: string, nowSeconds: number): Promise<AccessTokenClaims> {
 
   const malformed = 'Access token is malformed: expected a signed JWT (three base64url parts separated by dots).';
   if (token.split('.').length !== 3) throw unauthenticated(malformed);
@@ -168,14 +199,57 @@ export async function verifyAccessToken(
   return toClaims(payload, tid, appid, roles);
 }
 
-/** The JWT on notification POSTs: signed with the `notifications` key, `aud` = the bot's application id. */
+/**
+ * A notification token is reused for the same audience while the notifications key that signed it is still
+ * the current one, for this long after it was issued (it lives NOTIFICATION_TOKEN_LIFETIME_SECONDS, so a
+ * reused token still has at least 10 minutes left). Signing RS256 costs about a millisecond and a half of
+ * CPU; one token per bot per 50 minutes instead of one per notification (the Bot Framework's own connector
+ * reuses its tokens the same way).
+ */
+export const NOTIFICATION_TOKEN_REUSE_SECONDS = 50 * 60;
+/** Audiences are the directory's applications; the cache is cleared if it ever holds more than this. */
+const NOTIFICATION_TOKEN_CACHE_MAX = 10_000;
+const notificationTokens = new WeakMap<SigningKeys, Map<string, { kid: string; iat: number; token: string }>>();
+
+/**
+ * The JWT on notification POSTs: signed with the `notifications` key, `aud` = the bot's application id.
+ * Without an explicit `nowSeconds` (the sender's call), a token issued less than
+ * NOTIFICATION_TOKEN_REUSE_SECONDS ago for the same audience with the current key is returned again; a key
+ * rotation (picked up within the key re-read interval) makes the next token a new one.
+ */
 export async function signNotificationToken(
   keys: SigningKeys,
   audience: string,
-  nowSeconds: number = Math.floor(Date.now() / 1000),
+  nowSeconds?: number,
   options: { serviceUrl?: string } = {},
 ): Promise<string> {
+  await keys.refreshIfStale();
   const { kid, privateKey } = keys.current('notifications');
+  const reusable = nowSeconds === undefined && options.serviceUrl === undefined;
+  const now = nowSeconds ?? Math.floor(Date.now() / 1000);
+  let cache = notificationTokens.get(keys);
+  if (reusable) {
+    const cached = cache?.get(audience);
+    if (cached && cached.kid === kid && now >= cached.iat && now - cached.iat < NOTIFICATION_TOKEN_REUSE_SECONDS) return cached.token;
+  }
+  const token = await signNotification(privateKey, kid, audience, now, options);
+  if (reusable) {
+    if (!cache || cache.size >= NOTIFICATION_TOKEN_CACHE_MAX) {
+      cache = new Map();
+      notificationTokens.set(keys, cache);
+    }
+    cache.set(audience, { kid, iat: now, token });
+  }
+  return token;
+}
+
+function signNotification(
+  privateKey: ReturnType<SigningKeys['current']>['privateKey'],
+  kid: string,
+  audience: string,
+  nowSeconds: number,
+  options: { serviceUrl?: string },
+): Promise<string> {
   const claims: JWTPayload = options.serviceUrl === undefined ? {} : { serviceurl: options.serviceUrl };
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid })

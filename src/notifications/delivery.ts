@@ -3,15 +3,22 @@
  * same transaction as the state change that causes it; this module POSTs them to the bot over HTTPS with a
  * bot-framework JWT, one call's notifications strictly in order, retrying with backoff (1 s doubling to a
  * 5 min cap, on Switchboard's clock) until the bot accepts (2xx) or the give-up time passes (then `dead`).
+ *
+ * Every connection goes through the callback URL policy (callback-policy.ts) on the address actually
+ * connected to: the agent's `lookup` drops refused addresses from what DNS answers, a literal IP host is
+ * checked before connecting, and the connected socket's peer address is checked once more. A refused
+ * delivery is an attempt that failed (`ECALLBACKREFUSED: …`), retried and given up like any other.
  */
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
-import { Agent, request } from 'undici';
+import { createSecureContext, rootCertificates } from 'node:tls';
+import { isIP } from 'node:net';
+import { Agent, buildConnector, request } from 'undici';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock/clock.js';
 import { NOTIFICATION_RETRY_CAP_SECONDS, NOTIFICATION_RETRY_FIRST_SECONDS } from '../calls/timeouts.js';
 import type { OutboxRow, Store } from '../store/store.js';
 import type { Observers } from '../calls/observer.js';
+import { CallbackPolicy, CallbackRefusedError, normaliseHost } from './callback-policy.js';
 
 export interface DeliveryOptions {
   store: Store;
@@ -26,7 +33,11 @@ export interface DeliveryOptions {
   concurrency?: number;
   /** Per attempt. */
   timeoutMs?: number;
+  /** Where notifications may go (default: dev mode, nothing allow-listed). */
+  callbackPolicy?: CallbackPolicy;
   observers?: Observers;
+  /** Set when several processes share the store (PostgreSQL): rows are claimed under a lease. */
+  shared?: { owner: string; leaseMs: number };
 }
 
 /** Delivery failures say whether they are worth retrying (an outcome, not an exception). */
@@ -35,6 +46,9 @@ export interface AttemptOutcome {
   error?: string;
   accepted: boolean;
 }
+
+/** How soon the sender looks again when the only due notifications are in flight or waiting their turn. */
+const RECHECK_MS = 200;
 
 export function backoffSeconds(failedAttempts: number): number {
   return Math.min(NOTIFICATION_RETRY_FIRST_SECONDS * 2 ** Math.max(0, failedAttempts - 1), NOTIFICATION_RETRY_CAP_SECONDS);
@@ -67,7 +81,11 @@ export class Deliverer {
   constructor(private readonly options: DeliveryOptions) {
     this.concurrency = options.concurrency ?? 32;
     this.agent = new Agent({
-      connect: { ca: trustedCertificates(options.extraCa) },
+      connect: guardedConnector(
+        options.callbackPolicy ?? new CallbackPolicy({ allowHosts: [], devMode: true }),
+        trustedCertificates(options.extraCa),
+        options.timeoutMs ?? 10_000,
+      ),
       headersTimeout: options.timeoutMs ?? 10_000,
       bodyTimeout: options.timeoutMs ?? 10_000,
       connections: 64,
@@ -115,7 +133,12 @@ export class Deliverer {
       while (!this.stopped) {
         const free = this.concurrency - this.inFlight.size;
         if (free <= 0) return;
-        const rows = (await store.deliverable(clock.now(), free + this.inFlight.size)).filter((r) => !this.inFlight.has(r.id));
+        const rows = (
+          this.options.shared && store.claimDeliverable
+            ? // Several processes share the outbox: claim rows (a lease) so each is sent by one process at a time.
+              await store.claimDeliverable(clock.now(), free, this.options.shared.owner, this.options.shared.leaseMs)
+            : await store.deliverable(clock.now(), free + this.inFlight.size)
+        ).filter((r) => !this.inFlight.has(r.id));
         if (rows.length === 0) break;
         for (const row of rows.slice(0, free)) {
           this.inFlight.add(row.id);
@@ -132,12 +155,18 @@ export class Deliverer {
     }
   }
 
-  /** On the real clock, wake up when the next retry is due; a virtual clock wakes us when it is advanced. */
+  /**
+   * On the real clock, wake up when the next retry is due; a virtual clock wakes us when it is advanced.
+   * Called when nothing can be started now: a row already due then is one being sent, or one waiting behind
+   * an earlier notification of its call. Its turn comes with a kick (a delivery finishing, a commit); the
+   * timer only re-checks after RECHECK_MS, rather than polling the store in a loop while they are in flight.
+   */
   private armRetry(due: number | undefined): void {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     if (due === undefined || this.options.clock.mode !== 'real' || this.stopped) return;
-    const delay = Math.max(0, due - this.options.clock.now());
+    const now = this.options.clock.now();
+    const delay = due > now ? due - now : RECHECK_MS;
     this.retryTimer = setTimeout(() => this.kick(), Math.min(delay, 2 ** 31 - 1));
     this.retryTimer.unref();
   }
@@ -184,4 +213,32 @@ export class Deliverer {
       return { accepted: false, error: [e.code ?? e.cause?.code, e.message ?? e.cause?.message].filter(Boolean).join(': ') || 'delivery failed' };
     }
   }
+}
+
+/**
+ * undici's connector, behind the callback policy: literal IP hosts are checked before connecting (DNS
+ * `lookup` is not consulted for them), names resolve through the policy's filtering `lookup`, and the
+ * connected socket's peer address is checked again before any byte of the request is written.
+ */
+export function guardedConnector(policy: CallbackPolicy, ca: string[], timeoutMs: number): buildConnector.connector {
+  // One TLS context for every connection: given `ca`, each tls.connect would parse the whole trust list
+  // (the system roots, ~150 certificates) again, milliseconds of CPU per new connection.
+  const connect = buildConnector({ secureContext: createSecureContext({ ca }), lookup: policy.lookup, timeout: timeoutMs });
+  return (options, callback) => {
+    const host = normaliseHost(options.hostname);
+    if (isIP(host)) {
+      const refusal = policy.checkAddress(host, host);
+      if (refusal) return callback(new CallbackRefusedError(refusal.message, refusal.rule), null);
+    }
+    connect(options, (error, socket) => {
+      if (error || !socket) return callback(error ?? new Error('connection failed'), null);
+      const peer = socket.remoteAddress;
+      const refusal = peer === undefined ? { message: `callback host ${host}: the connection has no peer address.`, rule: 'nonUnicast' as const } : policy.checkAddress(host, peer);
+      if (refusal) {
+        socket.destroy();
+        return callback(new CallbackRefusedError(refusal.message, refusal.rule), null);
+      }
+      return callback(null, socket);
+    });
+  };
 }

@@ -1,0 +1,11 @@
+import { WebSocket } from "undici";
+const res = await fetch('http://127.0.0.1:9229/json/list'); const [t] = await res.json();
+const ws = new WebSocket(t.webSocketDebuggerUrl);
+let id = 0; const pending = new Map();
+ws.onmessage = (m) => { const d = JSON.parse(m.data); if (d.id && pending.has(d.id)) { pending.get(d.id)(d); pending.delete(d.id); } };
+await new Promise(r => ws.onopen = r);
+const call = (method, params) => new Promise(r => { const i = ++id; pending.set(i, r); ws.send(JSON.stringify({ id: i, method, params })); });
+const expr = process.argv[2];
+const out = await call('Runtime.evaluate', { expression: expr, returnByValue: true, includeCommandLineAPI: true });
+console.log(JSON.stringify(out.result?.result?.value ?? out, null, 1).slice(0, 4000));
+ws.close();
