@@ -12,7 +12,8 @@
  *
  *   node --expose-gc --import tsx bench/ringing-child.ts '<json args>'
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { loadDirectoryFile } from '../src/directory/load.js';
 import type { InvitationParticipantInfo } from '../src/graph/types.js';
@@ -44,6 +45,15 @@ const settle = async (): Promise<void> => {
   }
 };
 
+/** Time this process's main thread spent runnable but waiting for a CPU (Linux schedstat), ms. */
+const runQueueMs = (): number => {
+  try {
+    return Number(readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return 0;
+  }
+};
+
 const bounded = <T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> =>
   Promise.race([p, sleep(ms).then(() => 'timeout' as const)]);
 
@@ -56,6 +66,21 @@ async function main(): Promise<void> {
     logLevel: 'info',
     trustCa: [args.botCa],
   });
+  const slow: string[] = [];
+  if (process.env.BENCH_LATENESS_TRACE) {
+    // Diagnostics: which store calls take long (they run on the event loop).
+    const store = sb.store as unknown as Record<string, (...a: unknown[]) => unknown>;
+    for (const name of ['commit', 'deliverable', 'dueTimers', 'nextTimerDue', 'getCall', 'nextNotificationDue']) {
+      const original = store[name]!.bind(store);
+      store[name] = (...a: unknown[]) => {
+        const t0 = performance.now();
+        const r = original(...a);
+        const ms = performance.now() - t0;
+        if (ms > 15) slow.push(`${(performance.now()).toFixed(0)} ${name} ${ms.toFixed(1)} ms ${name === 'commit' ? (a[0] as unknown[]).length : ''}`);
+        return r;
+      };
+    }
+  }
   const caller = { tenantId: TENANT, applicationId: BOT.id };
   const targetsOf = (userId: string): InvitationParticipantInfo[] =>
     (JSON.parse(redirectBody(userId, 15)) as { targets: InvitationParticipantInfo[] }).targets;
@@ -116,8 +141,21 @@ async function main(): Promise<void> {
   const measuredAfterSeconds = (performance.now() - started) / 1000;
 
   // Every ring timeout fires on the real clock; wait for them (bounded), then for their notifications.
+  // Meanwhile: how long the event loop was held up, and how long the OS kept this process waiting for a
+  // CPU (other processes on the machine): what timer lateness owes to the machine rather than to us.
   const deadline = started + (args.timeoutSeconds + placedSeconds + 120) * 1000;
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  let runQueueDuring = 0;
+  const firingWindow = (async () => {
+    while (fired === 0 && performance.now() < deadline) await sleep(5);
+    loopDelay.enable();
+    const rq0 = runQueueMs();
+    while (fired < ringing && performance.now() < deadline) await sleep(50);
+    runQueueDuring = runQueueMs() - rq0;
+    loopDelay.disable();
+  })();
   while (fired < ringing && performance.now() < deadline) await sleep(200);
+  await firingWindow;
   await bounded(sb.deliverer.idle(), 60_000);
   const drainedSeconds = (performance.now() - started) / 1000;
 
@@ -126,6 +164,7 @@ async function main(): Promise<void> {
     const lines: string[] = [];
     for (let i = 0; i < n; i++) lines.push(`${(firedAt[i]! - started).toFixed(1)} ${lateness[i]}`);
     writeFileSync(process.env.BENCH_LATENESS_TRACE, lines.join('\n'));
+    writeFileSync(`${process.env.BENCH_LATENESS_TRACE}.slow`, slow.join('\n'));
   }
   const sample = lateness.subarray(0, n);
   const result = {
@@ -150,6 +189,9 @@ async function main(): Promise<void> {
     latenessP50Ms: percentile(sample, 50),
     latenessP99Ms: percentile(sample, 99),
     latenessMaxMs: n ? sample[n - 1] : 0,
+    eventLoopDelayP99Ms: loopDelay.count ? loopDelay.percentile(99) / 1e6 : 0,
+    eventLoopDelayMaxMs: loopDelay.count ? loopDelay.max / 1e6 : 0,
+    runQueueWaitMsDuringFiring: runQueueDuring,
   };
   writeFileSync(args.out, JSON.stringify(result, null, 2));
   await sb.close();

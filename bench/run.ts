@@ -461,6 +461,11 @@ export async function runBench(options: BenchOptions = {}): Promise<Results> {
         maxLatenessMs: round(r.latenessMaxMs!, 2),
         fired: r.fired,
         firingSeconds: round(r.firingSeconds!),
+        // While they fired: the event loop's delay (10 ms resolution), and the time the OS kept Switchboard's
+        // thread waiting for a CPU (other processes on the machine).
+        eventLoopDelayP99Ms: round(r.eventLoopDelayP99Ms!, 1),
+        eventLoopDelayMaxMs: round(r.eventLoopDelayMaxMs!, 1),
+        runQueueWaitMsDuringFiring: Math.round(r.runQueueWaitMsDuringFiring!),
       };
       log(`  ${calls} ringing: ${Math.round(heapPerCall)} heap / ${Math.round(rssPerCall)} RSS bytes per call; ring timeouts p99 ${round(r.latenessP99Ms!, 2)} ms late`);
       sectionLoad('ringing');

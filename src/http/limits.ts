@@ -88,7 +88,10 @@ function closeIdleConnections(app: FastifyInstance, headersTimeoutMs: number): v
 }
 const IDLE_GUARD = Symbol('switchboard.idleGuard');
 
-/** CONNECT (a proxy tunnel request) is not served: 405 as a Graph error, then the connection is closed. */
+/**
+ * CONNECT (a proxy tunnel request) is not served: 405 as a Graph error, then the connection is closed
+ * (at the latest 5 s later, whatever the client does).
+ */
 function refuseConnect(app: FastifyInstance): void {
   (app.server as unknown as import('node:events').EventEmitter).on('connect', (_request: unknown, socket: import('node:net').Socket) => {
     const requestId = randomUUID();
@@ -96,6 +99,10 @@ function refuseConnect(app: FastifyInstance): void {
       error: { code: 'MethodNotAllowed', message: 'CONNECT is not supported.', innerError: { 'request-id': requestId, date: new Date().toISOString(), 'client-request-id': requestId } },
     });
     socket.on('error', () => undefined);
+    // Node hands the socket over paused: anything the client sent after the request line would stay unread,
+    // the client's close would never be seen, and the connection would stay open for good. Read and drop.
+    socket.resume();
+    setTimeout(() => socket.destroy(), 5000).unref();
     socket.end(
       `HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nrequest-id: ${requestId}\r\nclient-request-id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
     );

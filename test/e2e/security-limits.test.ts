@@ -171,6 +171,16 @@ describe('content types, targets, URLs', () => {
     assert.equal(aadErrorProblem(aad.headers, aad.body), undefined, aad.body);
   });
 
+  test('CONNECT → 405 Graph error, and the connection is closed even with unread data behind the request', async () => {
+    const connections = () => new Promise<number>((resolve) => h.sb.app.server.getConnections((_e, n) => resolve(n)));
+    const before = await connections();
+    const res = await rawExchange(h.sb.port, h.sb.caPem!, `CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ${'p'.repeat(12_000)}\r\nContent-Length: 8000\r\n\r\n${'b'.repeat(8000)}`);
+    assert.equal(res.status, 405, res.body);
+    assert.equal(JSON.parse(res.body).error.code, 'MethodNotAllowed');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok((await connections()) <= before, 'no connection left behind (it would also keep the server from closing)');
+  });
+
   test('an overlong call id (150 and 1,000 characters) → 400 Graph error', async () => {
     for (const length of [150, 1000]) {
       const res = await h.http('GET', `/v1.0/communications/calls/${'a'.repeat(length)}`, { token });
