@@ -47,6 +47,7 @@ export function banner(sb: RunningSwitchboard, directory: Directory, configFile:
     `  clock          ${sb.clock.mode}`,
     `  store          ${sb.store.kind}`,
     `  Graph base URL ${sb.url}/v1.0  and  ${sb.url}/beta`,
+    `  dashboard      ${sb.url}/dashboard   (metrics ${sb.url}/metrics, OpenAPI ${sb.url}/openapi.json)`,
   ];
   if (sb.caFile) lines.push(`  dev CA         ${sb.caFile}   (bots: NODE_EXTRA_CA_CERTS=${sb.caFile})`);
   for (const tenant of directory.tenants) {
