@@ -164,7 +164,7 @@ async function main(): Promise<void> {
     const lines: string[] = [];
     for (let i = 0; i < n; i++) lines.push(`${(firedAt[i]! - started).toFixed(1)} ${lateness[i]}`);
     writeFileSync(process.env.BENCH_LATENESS_TRACE, lines.join('\n'));
-    writeFileSync(`${process.env.BENCH_LATENESS_TRACE}.slow`, slow.join('\n'));
+    writeFileSync(`${process.env.BENCH_LATENESS_TRACE}.slow`, [`started ${started.toFixed(0)}`, ...slow].join('\n'));
   }
   const sample = lateness.subarray(0, n);
   const result = {

@@ -74,10 +74,10 @@ export const FULL: Sizes = {
   redirectWarm: 4_000,
   prismMs: 10_000,
   ringingCalls: 100_000,
-  ringingRatePerSecond: 2_500,
+  ringingRatePerSecond: 1_300,
   ringingTimeoutSeconds: 90,
   ringingWarm: 2_000,
-  ringingPlaceBudgetSeconds: 70,
+  ringingPlaceBudgetSeconds: 80,
   redirectPlaceBudgetSeconds: 40,
   postgresMs: 10_000,
 };
@@ -426,10 +426,12 @@ export async function runBench(options: BenchOptions = {}): Promise<Results> {
       });
       children.push(child);
       const limitMs = (sizes.ringingPlaceBudgetSeconds + sizes.ringingTimeoutSeconds + 240) * 1000;
+      let limit: NodeJS.Timeout | undefined;
       const code = await Promise.race([
         new Promise<number | null>((resolve) => child.proc.once('exit', (c) => resolve(c))),
-        sleep(limitMs).then(() => 'timeout' as const),
+        new Promise<'timeout'>((resolve) => (limit = setTimeout(() => resolve('timeout'), limitMs))),
       ]);
+      clearTimeout(limit);
       if (code !== 0) {
         await child.stop();
         throw new Error(`ringing child ${code === 'timeout' ? 'timed out' : `exited ${code}`}:\n${readFileSync(child.logFile, 'utf8').slice(-3000)}`);

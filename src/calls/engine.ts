@@ -39,7 +39,7 @@ export interface EngineOptions {
 }
 
 /** Due timers fired together, in one unit of work. */
-const TIMER_BATCH = 64;
+const TIMER_BATCH = 256;
 /** At most this many units of work share one transaction (group commit). */
 const GROUP_MAX = 64;
 
