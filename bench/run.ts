@@ -168,7 +168,7 @@ export async function runBench(options: BenchOptions = {}): Promise<Results> {
     const dir = join(tmp, name);
     mkdirSync(dir, { recursive: true });
     const child = startChild(
-      ['--import', 'tsx', join(BENCH_DIR, 'serve.ts'), 'serve', '--config', configFile, '--port', '0', '--data', join(dir, 'data'), '--clock', clock, ...(store ? ['--store', store] : [])],
+      ['--import', 'tsx', join(BENCH_DIR, 'serve.ts'), 'serve', '--config', configFile, '--port', '0', '--data', join(dir, 'data'), '--clock', clock, ...(store ? ['--store', store] : []), ...(process.env.BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? [])],
       { logFile: join(dir, 'server.log'), env: { NODE_EXTRA_CA_CERTS: bot.caPath }, switchboard: true },
     );
     children.push(child);

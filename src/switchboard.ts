@@ -27,7 +27,7 @@ import { CallbackConfigurationError, CallbackPolicy } from './notifications/call
 import { Deliverer } from './notifications/delivery.js';
 import { SimulatedPlane } from './planes/simulated/plane.js';
 import { openStore } from './store/open.js';
-import { createLogger, installRequestContext, requestChildLogger } from './logging.js';
+import { createLogger, installRequestContext, installRequestLogging, requestChildLogger } from './logging.js';
 import type { Store } from './store/store.js';
 
 export interface SwitchboardOptions {
@@ -158,6 +158,8 @@ export async function startSwitchboard(options: SwitchboardOptions): Promise<Run
       ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: true } },
       return503OnClosing: true,
       childLoggerFactory: requestChildLogger,
+      // One line per request at info, not fastify's two (logging.ts).
+      disableRequestLogging: true,
     }) as unknown as FastifyInstance;
     installGraphErrors(app);
     installRequestLimits(app, options.timing);
@@ -165,6 +167,7 @@ export async function startSwitchboard(options: SwitchboardOptions): Promise<Run
     const openapi = new OpenApi();
     openapi.collect(app);
     installRequestContext(app);
+    installRequestLogging(app);
     metrics.instrument(app);
     dashboard.instrument(app);
     let baseUrl = '';
