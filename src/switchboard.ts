@@ -27,7 +27,7 @@ import { CallbackConfigurationError, CallbackPolicy } from './notifications/call
 import { Deliverer } from './notifications/delivery.js';
 import { SimulatedPlane } from './planes/simulated/plane.js';
 import { openStore } from './store/open.js';
-import { createLogger, installRequestContext, installRequestLogging, requestChildLogger } from './logging.js';
+import { createLogger, installRequestContext, RequestLogController, requestChildLogger } from './logging.js';
 import type { Store } from './store/store.js';
 
 export interface SwitchboardOptions {
@@ -159,15 +159,14 @@ export async function startSwitchboard(options: SwitchboardOptions): Promise<Run
       return503OnClosing: true,
       childLoggerFactory: requestChildLogger,
       // One line per request at info, not fastify's two (logging.ts).
-      disableRequestLogging: true,
+      logController: new RequestLogController(),
     }) as unknown as FastifyInstance;
     installGraphErrors(app);
     installRequestLimits(app, options.timing);
     // Before any route: the OpenAPI collector (onRoute), request context for logs, metrics and timeline hooks.
     const openapi = new OpenApi();
     openapi.collect(app);
-    installRequestContext(app);
-    installRequestLogging(app);
+    installRequestContext(app, logger);
     metrics.instrument(app);
     dashboard.instrument(app);
     let baseUrl = '';

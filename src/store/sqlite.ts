@@ -11,6 +11,7 @@ import { Worker } from 'node:worker_threads';
 import type { Call, TimerName } from '../calls/model.js';
 import type { ChangeType } from '../graph/types.js';
 import { MIGRATIONS } from './migrations.js';
+import { SqliteWriter, type WriteOp, type WriteResult } from './sqlite-writer.js';
 import {
   VersionConflict,
   type CallChange,
@@ -389,6 +390,8 @@ export class SqliteStore implements Store {
   /** Pending rows as last read or written (no attempt recorded since): see ROW_CACHE_MAX. */
   private readonly rows = new Map<string, OutboxRow>();
 
+  private readonly writer: SqliteWriter;
+
   /** `file`: a path, or ':memory:'. */
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -398,33 +401,13 @@ export class SqliteStore implements Store {
     // The WAL file is cut back to 64 MB after a checkpoint (it may grow past the usual 4 MB: see below).
     this.db.pragma('journal_size_limit = 67108864');
     this.db.pragma('busy_timeout = 5000');
-    // Random ids (UUIDs) spread index writes over the whole file: a 64 MB page cache (default 2 MB) and
-    // memory-mapped reads keep them from being read back with a system call each.
-    this.db.pragma('cache_size = -65536');
-    this.db.pragma('mmap_size = 268435456');
     this.migrate();
     if (file !== ':memory:') this.checkpointer = this.startCheckpointer(file);
     const db = this.db;
     this.stmt = {
       getCall: db.prepare<[string], { data: string }>('SELECT data FROM calls WHERE id = ?'),
-      insertCall: db.prepare(
-        'INSERT INTO calls (id, tenant_id, application_id, state, version, created_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      ),
-      updateCall: db.prepare('UPDATE calls SET state = ?, version = ?, data = ? WHERE id = ? AND version = ?'),
       listCalls: db.prepare<[number], { data: string }>('SELECT data FROM calls ORDER BY created_at DESC, id LIMIT ?'),
-      deleteTimers: db.prepare('DELETE FROM timers WHERE call_id = ?'),
-      deleteTimer: db.prepare('DELETE FROM timers WHERE call_id = ? AND name = ?'),
-      // Setting a timer again makes it a new timer: whoever held the old one's lease no longer does.
-      upsertTimer: db.prepare(
-        `INSERT INTO timers (call_id, name, due_at) VALUES (?, ?, ?)
-         ON CONFLICT (call_id, name) DO UPDATE SET due_at = excluded.due_at, lease_owner = NULL, lease_until = NULL`,
-      ),
       allTimers: db.prepare<[], { call_id: string; name: string; due_at: number }>('SELECT call_id, name, due_at FROM timers'),
-      nextSeq: db.prepare<[string], { seq: number }>('SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM outbox WHERE call_id = ?'),
-      insertOutbox: db.prepare(
-        `INSERT INTO outbox (id, call_id, seq, change_type, state, url, audience, body, created_at, next_attempt_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
       nextNotification: db.prepare<[], { due: number | null }>(
         'SELECT MIN(next_attempt_at) AS due FROM outbox WHERE delivered = 0 AND dead = 0',
       ),
@@ -432,22 +415,11 @@ export class SqliteStore implements Store {
       pendingOutbox: db.prepare<[], { id: string; call_id: string; seq: number; created_at: number; next_attempt_at: number }>(
         'SELECT id, call_id, seq, created_at, next_attempt_at FROM outbox WHERE delivered = 0 AND dead = 0 ORDER BY call_id, seq',
       ),
-      // One statement (no read-modify-write in JavaScript): the attempt is appended to the JSON array.
-      recordAttempt: db.prepare(
-        `UPDATE outbox SET attempts = json_insert(attempts, '$[#]', json(?)), delivered = ?, dead = ?, next_attempt_at = ?,
-           lease_owner = NULL, lease_until = NULL WHERE id = ?`,
-      ),
       notificationsOf: db.prepare<[string], OutboxRecord>('SELECT * FROM outbox WHERE call_id = ? ORDER BY seq'),
       signingKeys: db.prepare<[], { kid: string; use: string; private_jwk: string; created_at: number; retired_at: number | null }>(
         'SELECT kid, use, private_jwk, created_at, retired_at FROM signing_keys ORDER BY created_at',
       ),
-      addSigningKey: db.prepare('INSERT INTO signing_keys (kid, use, private_jwk, created_at, retired_at) VALUES (?, ?, ?, ?, ?)'),
-      retireSigningKey: db.prepare('UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL'),
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
-      setClock: db.prepare(
-        `INSERT INTO meta (key, value) VALUES ('clock.now', ?)
-         ON CONFLICT (key) DO UPDATE SET value = CAST(MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)`,
-      ),
       claimableTimers: db.prepare<[number, number, number], { call_id: string; name: string; due_at: number }>(
         `SELECT call_id, name, due_at FROM timers
           WHERE due_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
@@ -463,6 +435,7 @@ export class SqliteStore implements Store {
       ),
       leaseOutbox: db.prepare('UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id = ?'),
     };
+    this.writer = new SqliteWriter(this.db);
     for (const r of this.stmt.allTimers.iterate()) this.timers.set(r.call_id, r.name as TimerName, r.due_at);
     for (const r of this.stmt.pendingOutbox.iterate()) {
       this.pending.add({ id: r.id, callId: r.call_id, seq: r.seq, createdAt: r.created_at, nextAttemptAt: r.next_attempt_at });
@@ -493,14 +466,45 @@ export class SqliteStore implements Store {
   }
 
   async commit(changes: CallChange[]): Promise<void> {
-    const inserted: OutboxRow[] = [];
+    const ops: WriteOp[] = [];
     const timerOps: TimerOp[] = [];
-    this.db.transaction(() => {
-      for (const change of changes) this.applyChange(change, inserted, timerOps);
-    })();
+    const notifications: Array<{ op: number; row: CallChange['notifications'][number] }> = [];
+    for (const change of changes) {
+      const { call } = change;
+      const data = JSON.stringify(call);
+      if (change.expectedVersion < 0) {
+        ops.push({
+          stmt: 'insertCall',
+          params: [call.id, call.tenantId, call.applicationId, call.state, call.version, call.createdAt, data],
+          conflictOnKey: call.id,
+        });
+      } else {
+        ops.push({ stmt: 'updateCall', params: [call.state, call.version, data, call.id, change.expectedVersion], expectOne: call.id });
+      }
+      if (change.cancelAllTimers) {
+        ops.push({ stmt: 'deleteTimers', params: [call.id] });
+        timerOps.push({ op: 'cancelAll', callId: call.id });
+      }
+      for (const name of change.cancelTimers) {
+        ops.push({ stmt: 'deleteTimer', params: [call.id, name] });
+        timerOps.push({ op: 'cancel', callId: call.id, name });
+      }
+      for (const timer of change.setTimers) {
+        ops.push({ stmt: 'upsertTimer', params: [call.id, timer.name, timer.at] });
+        timerOps.push({ op: 'set', callId: call.id, name: timer.name, at: timer.at });
+      }
+      for (const n of change.notifications) {
+        notifications.push({ op: ops.length, row: n });
+        ops.push({ stmt: 'insertOutbox', params: [n.id, n.callId, n.callId, n.changeType, n.state, n.url, n.audience, n.body, n.createdAt, n.nextAttemptAt] });
+      }
+    }
+    const results = this.writer.write(ops);
     // Committed: the indexes and the row cache follow.
     for (const op of timerOps) this.timers.apply(op);
-    for (const row of inserted) {
+    for (const { op, row: n } of notifications) {
+      const result = results[op];
+      const seq = typeof result === 'object' ? result.seq : 1;
+      const row: OutboxRow = { ...n, seq, attempts: [], delivered: false, dead: false };
       this.pending.add(row);
       this.cacheRow(row);
     }
@@ -512,39 +516,6 @@ export class SqliteStore implements Store {
       if (!oldest.done) this.rows.delete(oldest.value);
     }
     this.rows.set(row.id, row);
-  }
-
-  private applyChange(change: CallChange, inserted: OutboxRow[], timerOps: TimerOp[]): void {
-    const { call } = change;
-    const data = JSON.stringify(call);
-    if (change.expectedVersion < 0) {
-      try {
-        this.stmt.insertCall.run(call.id, call.tenantId, call.applicationId, call.state, call.version, call.createdAt, data);
-      } catch (error) {
-        if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new VersionConflict(call.id);
-        throw error;
-      }
-    } else {
-      const result = this.stmt.updateCall.run(call.state, call.version, data, call.id, change.expectedVersion);
-      if (result.changes !== 1) throw new VersionConflict(call.id);
-    }
-    if (change.cancelAllTimers) {
-      this.stmt.deleteTimers.run(call.id);
-      timerOps.push({ op: 'cancelAll', callId: call.id });
-    }
-    for (const name of change.cancelTimers) {
-      this.stmt.deleteTimer.run(call.id, name);
-      timerOps.push({ op: 'cancel', callId: call.id, name });
-    }
-    for (const timer of change.setTimers) {
-      this.stmt.upsertTimer.run(call.id, timer.name, timer.at);
-      timerOps.push({ op: 'set', callId: call.id, name: timer.name, at: timer.at });
-    }
-    for (const n of change.notifications) {
-      const { seq } = this.stmt.nextSeq.get(n.callId) ?? { seq: 1 };
-      this.stmt.insertOutbox.run(n.id, n.callId, seq, n.changeType, n.state, n.url, n.audience, n.body, n.createdAt, n.nextAttemptAt);
-      inserted.push({ ...n, seq, attempts: [], delivered: false, dead: false });
-    }
   }
 
   async listCalls(limit: number): Promise<Call[]> {
@@ -561,7 +532,7 @@ export class SqliteStore implements Store {
   }
 
   async deleteTimer(callId: string, name: TimerName): Promise<void> {
-    this.stmt.deleteTimer.run(callId, name);
+    this.writer.write([{ stmt: 'deleteTimer', params: [callId, name] }]);
     this.timers.remove(callId, name);
   }
 
@@ -607,14 +578,13 @@ export class SqliteStore implements Store {
     this.attemptsFlush = undefined;
     const batch = this.attempts.splice(0);
     if (batch.length === 0) return;
-    let changed: number[];
+    const ops: WriteOp[] = batch.map((a) => ({
+      stmt: 'recordAttempt',
+      params: [a.attempt, a.outcome.delivered ? 1 : 0, a.outcome.dead ? 1 : 0, a.outcome.nextAttemptAt, a.id],
+    }));
+    let changed: WriteResult[];
     try {
-      changed = this.db.transaction(() =>
-        batch.map(
-          (a) =>
-            this.stmt.recordAttempt.run(a.attempt, a.outcome.delivered ? 1 : 0, a.outcome.dead ? 1 : 0, a.outcome.nextAttemptAt, a.id).changes,
-        ),
-      )();
+      changed = this.writer.write(ops);
     } catch (error) {
       for (const a of batch) a.reject(error);
       return;
@@ -639,11 +609,11 @@ export class SqliteStore implements Store {
   }
 
   async addSigningKey(row: SigningKeyRow): Promise<void> {
-    this.stmt.addSigningKey.run(row.kid, row.use, row.privateJwk, row.createdAt, row.retiredAt ?? null);
+    this.writer.write([{ stmt: 'addSigningKey', params: [row.kid, row.use, row.privateJwk, row.createdAt, row.retiredAt ?? null] }]);
   }
 
   async retireSigningKey(kid: string, at: number): Promise<void> {
-    this.stmt.retireSigningKey.run(at, kid);
+    this.writer.write([{ stmt: 'retireSigningKey', params: [at, kid] }]);
   }
 
   async clockNow(): Promise<number | undefined> {
@@ -652,7 +622,7 @@ export class SqliteStore implements Store {
   }
 
   async setClockNow(ms: number): Promise<void> {
-    this.stmt.setClock.run(String(Math.round(ms)));
+    this.writer.write([{ stmt: 'setClock', params: [String(Math.round(ms))] }]);
   }
 
   /**
