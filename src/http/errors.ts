@@ -155,8 +155,9 @@ const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request 
 /** request-id / client-request-id on every response, a Graph error for every failure and unknown path. */
 export function installGraphErrors(app: FastifyInstance): void {
   app.decorateRequest('clientRequestId', '');
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     stampIds(request, reply);
+    done();
   });
   app.setErrorHandler((error, _request, reply) => sendGraphError(reply, error));
   app.setNotFoundHandler((request, reply) => sendGraphError(reply, notFound(`No resource at ${request.method} ${request.url.split('?')[0]}.`)));

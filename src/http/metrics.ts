@@ -230,11 +230,12 @@ export class Metrics implements CallObserver {
 
   /** Counts every request by its route pattern (install before the routes). */
   instrument(app: FastifyInstance): void {
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
       const method = request.method;
       this.httpRequests.inc({ method, route, status_code: String(reply.statusCode) });
       this.httpSeconds.observe({ method, route }, reply.elapsedTime / 1000);
+      done();
     });
   }
 

@@ -149,7 +149,8 @@ export class Deliverer {
         }
         return; // each finished delivery kicks again: the next one of the same call follows it in order
       }
-      this.armRetry(await store.nextNotificationDue());
+      // Alone on its store, the store's own index answers (SQLite: no query, no write of queued attempts).
+      this.armRetry(await (!this.options.shared && store.nextDeliverableDue ? store.nextDeliverableDue() : store.nextNotificationDue()));
     } catch (error) {
       logger.error({ err: error }, 'notification pump failed');
     }

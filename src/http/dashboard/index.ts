@@ -62,8 +62,9 @@ export class Dashboard {
   /** Hooks that must see every route: Graph request recording, clock moves (install before the routes). */
   instrument(app: FastifyInstance): void {
     this.requests.instrument(app);
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       if (request.method === 'POST' && request.routeOptions.url === '/simulator/clock/advance' && reply.statusCode === 200) this.live.clockChanged();
+      done();
     });
     // Open event streams would keep the server from closing.
     app.addHook('preClose', (done) => {

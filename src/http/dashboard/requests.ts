@@ -27,19 +27,25 @@ export interface GraphRequestEntry {
 const GRAPH_ROUTE = /^\/(?:v1\.0|beta)\/(?:communications|app)\/calls\/:id(?:\/|$)/;
 const BODY_LIMIT = 8 * 1024;
 
-function bounded(value: unknown): unknown {
-  if (value === undefined || value === null) return undefined;
+/**
+ * A body as the timeline keeps it, and its size: the parsed body itself (the request is done with it), or a
+ * truncated excerpt when it is over BODY_LIMIT. Serialized once: this runs for every Graph request.
+ */
+function bounded(value: unknown): { body?: unknown; bytes: number } {
+  if (value === undefined || value === null) return { bytes: 0 };
   try {
     const text = JSON.stringify(value);
-    if (text === undefined) return undefined;
-    return text.length <= BODY_LIMIT ? (JSON.parse(text) as unknown) : { '@switchboard.truncated': true, bytes: text.length, start: text.slice(0, 1024) };
+    if (text === undefined) return { bytes: 0 };
+    if (text.length <= BODY_LIMIT) return { body: value, bytes: text.length };
+    const body = { '@switchboard.truncated': true, bytes: text.length, start: text.slice(0, 1024) };
+    return { body, bytes: 1100 };
   } catch {
-    return undefined;
+    return { bytes: 0 };
   }
 }
 
 export class GraphRequestLog {
-  private readonly byCall = new Map<string, { entries: GraphRequestEntry[]; bytes: number }>();
+  private readonly byCall = new Map<string, { entries: Array<{ entry: GraphRequestEntry; bytes: number }>; bytes: number }>();
   private bytes = 0;
   private readonly errorBodies = new WeakMap<FastifyRequest, string>();
   private readonly startedAt = new WeakMap<FastifyRequest, number>();
@@ -52,18 +58,22 @@ export class GraphRequestLog {
     private readonly maxBytes = 32 * 1024 * 1024,
   ) {}
 
-  add(callId: string, entry: GraphRequestEntry): void {
-    const size = (e: GraphRequestEntry): number => 256 + e.path.length + (e.body === undefined ? 0 : JSON.stringify(e.body).length) + (e.error === undefined ? 0 : JSON.stringify(e.error).length);
+  /** `bytes`: the entry's body and error as JSON, when the caller knows it (else measured here). */
+  add(callId: string, entry: GraphRequestEntry, bytes?: number): void {
+    const size =
+      256 +
+      entry.path.length +
+      (bytes ?? (entry.body === undefined ? 0 : JSON.stringify(entry.body).length) + (entry.error === undefined ? 0 : JSON.stringify(entry.error).length));
     const known = this.byCall.get(callId) ?? { entries: [], bytes: 0 };
     this.byCall.delete(callId); // re-inserted last: most recently used
-    known.entries.push(entry);
-    known.bytes += size(entry);
-    this.bytes += size(entry);
+    known.entries.push({ entry, bytes: size });
+    known.bytes += size;
+    this.bytes += size;
     while (known.entries.length > this.perCall) {
       const dropped = known.entries.shift();
       if (dropped) {
-        known.bytes -= size(dropped);
-        this.bytes -= size(dropped);
+        known.bytes -= dropped.bytes;
+        this.bytes -= dropped.bytes;
       }
     }
     this.byCall.set(callId, known);
@@ -77,48 +87,56 @@ export class GraphRequestLog {
   }
 
   of(callId: string): GraphRequestEntry[] {
-    return [...(this.byCall.get(callId)?.entries ?? [])];
+    return (this.byCall.get(callId)?.entries ?? []).map((e) => e.entry);
   }
 
   /** Hooks that record every Graph call route's request (install before the routes). */
   instrument(app: FastifyInstance): void {
-    app.addHook('onRequest', async (request) => {
+    // Callback-style hooks (no promise per hook per request): they run for every request.
+    app.addHook('onRequest', (request, _reply, done) => {
       if (GRAPH_ROUTE.test(request.routeOptions.url ?? '')) this.startedAt.set(request, this.clock.now());
+      done();
     });
-    app.addHook('onSend', async (request, reply, payload) => {
+    app.addHook('onSend', (request, reply, payload, done) => {
       if (reply.statusCode >= 400 && typeof payload === 'string' && GRAPH_ROUTE.test(request.routeOptions.url ?? '')) {
         this.errorBodies.set(request, payload.slice(0, BODY_LIMIT));
       }
-      return payload;
+      done(null, payload);
     });
-    app.addHook('onResponse', async (request, reply) => {
-      const route = request.routeOptions.url ?? '';
-      if (!GRAPH_ROUTE.test(route)) return;
-      const callId = (request.params as { id?: unknown } | undefined)?.id;
-      if (typeof callId !== 'string' || callId === '') return;
-      const applicationId = (request as FastifyRequest & { caller?: { applicationId?: string } | null }).caller?.applicationId;
-      const errorText = this.errorBodies.get(request);
-      let error: unknown;
-      if (errorText !== undefined) {
-        try {
-          error = JSON.parse(errorText) as unknown;
-        } catch {
-          error = errorText;
-        }
+    app.addHook('onResponse', (request, reply, done) => {
+      this.record(request, reply.statusCode, reply.elapsedTime);
+      done();
+    });
+  }
+
+  private record(request: FastifyRequest, status: number, elapsedMs: number): void {
+    const route = request.routeOptions.url ?? '';
+    if (!GRAPH_ROUTE.test(route)) return;
+    const callId = (request.params as { id?: unknown } | undefined)?.id;
+    if (typeof callId !== 'string' || callId === '') return;
+    const applicationId = (request as FastifyRequest & { caller?: { applicationId?: string } | null }).caller?.applicationId;
+    const errorText = this.errorBodies.get(request);
+    let error: unknown;
+    if (errorText !== undefined) {
+      try {
+        error = JSON.parse(errorText) as unknown;
+      } catch {
+        error = errorText;
       }
-      const body = bounded(request.body);
-      this.add(callId, {
-        at: this.startedAt.get(request) ?? this.clock.now(),
-        method: request.method,
-        path: request.url.split('?')[0] ?? request.url,
-        route,
-        status: reply.statusCode,
-        durationMs: Math.round(reply.elapsedTime * 100) / 100,
-        requestId: String(request.id),
-        ...(applicationId ? { applicationId } : {}),
-        ...(body !== undefined ? { body } : {}),
-        ...(error !== undefined ? { error } : {}),
-      });
-    });
+    }
+    const { body, bytes } = bounded(request.body);
+    const entry: GraphRequestEntry = {
+      at: this.startedAt.get(request) ?? this.clock.now(),
+      method: request.method,
+      path: request.url.split('?')[0] ?? request.url,
+      route,
+      status,
+      durationMs: Math.round(elapsedMs * 100) / 100,
+      requestId: String(request.id),
+      ...(applicationId ? { applicationId } : {}),
+      ...(body !== undefined ? { body } : {}),
+      ...(error !== undefined ? { error } : {}),
+    };
+    this.add(callId, entry, bytes + (errorText?.length ?? 0));
   }
 }
