@@ -9,6 +9,7 @@
  * clock nothing fires until the simulator advances time, and then every timer due fires in order.
  */
 import { randomUUID } from 'node:crypto';
+import { v7 as timeOrderedUuid } from 'uuid';
 import type { Logger } from 'pino';
 import type { Clock, VirtualClock } from '../clock/clock.js';
 import type { DirectoryIndex } from '../directory/model.js';
@@ -133,7 +134,8 @@ class UnitOfWork {
     for (const effect of effects) {
       switch (effect.type) {
         case 'notify': {
-          const id = randomUUID();
+          // Time-ordered (UUIDv7), as call ids: see placeCall.
+          const id = timeOrderedUuid();
           p.notifications.push({
             id,
             callId: call.id,
@@ -355,14 +357,15 @@ export class CallEngine {
       }
     }
     if (done.length === 0) return;
+    const changes = group.changes();
     try {
-      await this.o.store.commit(group.changes());
+      await this.o.store.commit(changes);
     } catch (error) {
       this.o.logger.debug({ err: error, units: done.length }, 'group commit failed; committing its units one by one');
       for (const { item } of done) await this.runAlone(item);
       return;
     }
-    this.afterCommit(group);
+    this.afterCommit(group, changes);
     for (const { item, value } of done) item.resolve(value);
   }
 
@@ -373,13 +376,14 @@ export class CallEngine {
       for (let attempt = 0; ; attempt++) {
         const uow = new UnitOfWork(this.o.store, this.o.clock.now(), this.o.logger);
         const value = await item.work(uow);
+        const changes = uow.changes();
         try {
-          await this.o.store.commit(uow.changes());
+          await this.o.store.commit(changes);
         } catch (error) {
           if (error instanceof VersionConflict && attempt < 3) continue;
           throw error;
         }
-        this.afterCommit(uow);
+        this.afterCommit(uow, changes);
         item.resolve(value);
         return;
       }
@@ -388,13 +392,17 @@ export class CallEngine {
     }
   }
 
-  private afterCommit(uow: UnitOfWork | GroupCommit): void {
-    this.o.observers?.callsChanged(uow.changes().map((c) => c.call));
-    for (const change of uow.changes()) {
+  /** `changes`: what was committed (uow.changes(), computed once). */
+  private afterCommit(uow: UnitOfWork | GroupCommit, changes: CallChange[]): void {
+    this.o.observers?.callsChanged(changes.map((c) => c.call));
+    let notified = false;
+    for (const change of changes) {
       const n = change.notifications.length;
-      if (n) this.o.logger.debug({ callId: change.call.id, state: change.call.state, notifications: n }, 'call changed');
+      if (!n) continue;
+      notified = true;
+      this.o.logger.debug({ callId: change.call.id, state: change.call.state, notifications: n }, 'call changed');
     }
-    if (uow.changes().some((c) => c.notifications.length)) this.o.deliverer.kick();
+    if (notified) this.o.deliverer.kick();
     const earliest = uow.earliestTimer();
     if (earliest === undefined) return;
     if (earliest <= this.o.clock.now()) {
@@ -446,7 +454,10 @@ export class CallEngine {
     return this.run(async (uow) => {
       const created = createIncomingCall(
         {
-          id: randomUUID(),
+          // Time-ordered (UUIDv7, still a GUID): the store's indexes on call and notification ids then grow
+          // at their end, where the pages are in memory, rather than at a random page each (SQLite: a third
+          // of a redirect's commit).
+          id: timeOrderedUuid(),
           tenantId: tenant.id,
           applicationId,
           callbackUri: app.callbackUri,
