@@ -9,7 +9,7 @@
  * clock nothing fires until the simulator advances time, and then every timer due fires in order.
  */
 import { randomUUID } from 'node:crypto';
-import { v7 as timeOrderedUuid } from 'uuid';
+import { timeOrderedUuid } from './ids.js';
 import type { Logger } from 'pino';
 import type { Clock, VirtualClock } from '../clock/clock.js';
 import type { DirectoryIndex } from '../directory/model.js';
@@ -134,7 +134,7 @@ class UnitOfWork {
     for (const effect of effects) {
       switch (effect.type) {
         case 'notify': {
-          // Time-ordered (UUIDv7), as call ids: see placeCall.
+          // Time-ordered (UUIDv7), as call ids: see ids.ts.
           const id = timeOrderedUuid();
           p.notifications.push({
             id,
@@ -454,9 +454,7 @@ export class CallEngine {
     return this.run(async (uow) => {
       const created = createIncomingCall(
         {
-          // Time-ordered (UUIDv7, still a GUID): the store's indexes on call and notification ids then grow
-          // at their end, where the pages are in memory, rather than at a random page each (SQLite: a third
-          // of a redirect's commit).
+          // Time-ordered (UUIDv7, still a GUID): see ids.ts.
           id: timeOrderedUuid(),
           tenantId: tenant.id,
           applicationId,
