@@ -208,10 +208,12 @@ describe('slow clients (timeouts shortened to 300 ms headers, 700 ms request)', 
     assert.equal((await h.record(id)).state, 'incoming', 'the partial request did nothing');
   });
 
-  // todo: in the full suite (not alone) 1 of 30 idle sockets is never closed by the server, even after 15 s;
-  // the cause is not found yet (see the closing note). Kept visible as a todo rather than deleted.
-  test('idle connections that never send a request are closed too', { todo: 'one of 30 idle sockets stays open in the full suite' }, async () => {
+  test('idle connections that never send a request are closed too', async () => {
     const sockets = await Promise.all(Array.from({ length: 30 }, () => tlsConnect(h.sb.port, h.sb.caPem!)));
+    // Read (and drop) what comes: a socket nobody reads from never sees the server's FIN ('end', then 'close'),
+    // only a reset. Whether the server's close is a FIN or a reset depends on timing (unread bytes on its
+    // side), which is why this test once missed 1 socket in 30 under load.
+    for (const s of sockets) s.resume();
     const closed = await Promise.all(
       sockets.map(
         (s) =>
