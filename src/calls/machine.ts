@@ -348,6 +348,10 @@ function onRedirecting(d: Draft, event: CallEvent): void {
       if (event.timer.startsWith('target:')) {
         const leg = d.leg(event.timer.slice('target:'.length));
         if (!leg || leg.ringState !== 'ringing') return;
+        // Its due time is known (ringing started + the behaviour's seconds, as set in startRedirect): a
+        // timer delivered early is ignored, as the window and ring timers are.
+        const r = leg.response;
+        if ((r.kind === 'answerAfter' || r.kind === 'declineAfter') && leg.ringStartedAt !== undefined && d.now < leg.ringStartedAt + r.seconds * 1000) return;
         if (leg.response.kind === 'answerAfter') return targetAnswered(d, leg);
         if (leg.response.kind === 'declineAfter') {
           leg.ringState = 'declined';
