@@ -393,6 +393,14 @@ const CATALOGUE: CatalogueEntry[] = [
   },
   {
     method: 'GET',
+    pattern: /^\/v1\/\.well-known\/OpenIdConfiguration$/,
+    operation: () =>
+      identity('Bot Framework OpenID metadata where Microsoft\'s .NET calling samples read it (api.aps.skype.com path)', {
+        '200': json(ref('OpenIdMetadata'), 'Metadata listing jwks_uri.'),
+      }),
+  },
+  {
+    method: 'GET',
     pattern: /^\/botframework\/v1\/\.well-known\/keys$/,
     operation: () => identity('Signing keys of notification tokens (JWKS, endorsed for msteams)', { '200': json(ref('Jwks'), 'Public keys.') }),
   },

@@ -222,8 +222,8 @@ export async function registerIdentityRoutes(app: FastifyInstance, deps: Identit
     scope.post<TenantParams>('/:tenant/oauth2/token', token('v1'));
 
     // --- Bot Framework metadata (notification tokens) ----------------------------------------
-    scope.get('/botframework/v1/.well-known/openidconfiguration', async (_req, reply) => {
-      return reply.header('cache-control', 'max-age=86400, private').send({
+    const botMetadata = async (_req: FastifyRequest, reply: FastifyReply) =>
+      reply.header('cache-control', 'max-age=86400, private').send({
         issuer: BOT_FRAMEWORK_ISSUER,
         // Microsoft's document names a placeholder host here too: no interactive flow exists.
         authorization_endpoint: 'https://invalid.botframework.com',
@@ -231,7 +231,10 @@ export async function registerIdentityRoutes(app: FastifyInstance, deps: Identit
         id_token_signing_alg_values_supported: ['RS256'],
         token_endpoint_auth_signing_alg_values_supported: ['RS256'],
       });
-    });
+    scope.get('/botframework/v1/.well-known/openidconfiguration', botMetadata);
+    // Where Microsoft's .NET calling samples read it (https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration):
+    // such a bot points that URL at Switchboard and validates notifications unchanged.
+    scope.get('/v1/.well-known/OpenIdConfiguration', botMetadata);
     scope.get('/botframework/v1/.well-known/keys', async (_req, reply) => {
       // The Bot Framework SDK checks that a key is endorsed for the channel the activity came from.
       await keys.refreshIfStale();

@@ -575,6 +575,12 @@ describe('identity routes over HTTPS', () => {
     await jwtVerify(token, createLocalJWKSet({ keys: published }), { issuer: 'https://api.botframework.com', audience: APP_ID });
   });
 
+  test("the same metadata where Microsoft's .NET calling samples read it (/v1/.well-known/OpenIdConfiguration)", async () => {
+    const meta = await request('GET', '/v1/.well-known/OpenIdConfiguration');
+    assert.equal(meta.status, 200);
+    assert.deepEqual(meta.json, (await request('GET', '/botframework/v1/.well-known/openidconfiguration')).json);
+  });
+
   test('token endpoint accepts the extra parameters MSAL sends, and the v1 endpoint', async () => {
     const ok = await request(
       'POST',
