@@ -2,24 +2,13 @@
  * Inclusive time (the function and everything it called) of the functions whose name matches a pattern,
  * from a V8 .cpuprofile: `node --import tsx bench/profile-inclusive.ts FILE [regexp] [count]`.
  */
-import { readFileSync } from 'node:fs';
+import { codeOf, readProfile, type ProfileNode } from './profile-read.js';
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
 const [file, pattern = '.', countArg = '40'] = process.argv.slice(2);
 if (!file) throw new Error('usage: profile-inclusive.ts FILE [regexp] [count]');
-const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
-const parent = new Map<number, number>();
-for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-const label = (n: ProfileNode): string => {
-  const url = n.callFrame.url.replace(/^file:\/\//, '');
-  const short = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? /\/(src|bench)\/(.*)$/.exec(url)?.slice(1).join('/') ?? url;
-  return `${n.callFrame.functionName || '(anonymous)'} ${short}`;
-};
+const profile = readProfile(file);
+const { byId, parent } = profile;
+const label = (n: ProfileNode): string => `${n.callFrame.functionName || '(anonymous)'} ${codeOf(n)?.replace(/^npm:/, '') ?? n.callFrame.url.replace(/^file:\/\//, '')}`;
 const re = new RegExp(pattern);
 const total = new Map<string, number>();
 let all = 0;

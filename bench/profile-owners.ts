@@ -4,28 +4,20 @@
  * for whoever called them (`writev` under undici counts for undici). `node --import tsx bench/profile-owners.ts
  * FILE [count] [--by file|package]`: by file (default) or by top-level concern (src folder or package).
  */
-import { readFileSync } from 'node:fs';
+import { codeOf, readProfile, type ProfileNode } from './profile-read.js';
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string };
-  children?: number[];
-}
 const args = process.argv.slice(2);
 const by = args.includes('--by') ? args[args.indexOf('--by') + 1] : 'file';
 const [file, countArg = '40'] = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--by');
 if (!file) throw new Error('usage: profile-owners.ts FILE [count] [--by file|package]');
-const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
-const parent = new Map<number, number>();
-for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const profile = readProfile(file);
+const { byId, parent } = profile;
+/** By file, or by top-level concern (a src/ folder, a package). */
 const owner = (n: ProfileNode): string | undefined => {
-  const url = n.callFrame.url.replace(/^file:\/\//, '');
-  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
-  if (pkg) return `npm:${pkg}`;
-  const src = /\/(src|bench)\/(.*)$/.exec(url);
-  if (src) return by === 'package' ? `${src[1]}/${src[2]!.split('/')[0]!.replace(/\.ts$/, '')}` : `${src[1]}/${src[2]}`;
-  return undefined;
+  const code = codeOf(n);
+  if (!code || code.startsWith('npm:') || by !== 'package') return code;
+  const [root, first] = code.split('/');
+  return `${root}/${first!.replace(/\.ts$/, '')}`;
 };
 const total = new Map<string, number>();
 let all = 0;

@@ -3,41 +3,20 @@
  * the same grouped by file (package for node_modules).
  *   node --import tsx bench/profile-top.ts <file.cpuprofile> [count]
  */
-import { readFileSync } from 'node:fs';
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  startTime: number;
-  endTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
+import { codeOf, readProfile, type ProfileNode } from './profile-read.js';
 
 const file = process.argv[2];
 if (!file) throw new Error('usage: profile-top.ts <file.cpuprofile> [count]');
 const count = Number(process.argv[3] ?? 30);
-const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const profile = readProfile(file);
+const { byId } = profile;
 const self = new Map<number, number>();
 for (let i = 0; i < profile.samples.length; i++) {
   const id = profile.samples[i]!;
   self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
 }
 const total = [...self.values()].reduce((a, b) => a + b, 0);
-const where = (n: ProfileNode): string => {
-  const url = n.callFrame.url.replace(/^file:\/\//, '');
-  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (nm) return `npm:${nm[1]}`;
-  const src = /\/(src|bench|test)\/(.*)$/.exec(url);
-  if (src) return `${src[1]}/${src[2]}`;
-  return url || '(native)';
-};
+const where = (n: ProfileNode): string => codeOf(n) ?? (n.callFrame.url.replace(/^file:\/\//, '') || '(native)');
 const fns = new Map<string, number>();
 const files = new Map<string, number>();
 for (const [id, us] of self) {
