@@ -91,6 +91,11 @@ export interface Store {
    * cheaper than `nextNotificationDue` where the store keeps an index. Not for several processes sharing a store.
    */
   nextDeliverableDue?(): Promise<number | undefined>;
+  /**
+   * Once it resolves, this store's reads (`deliverable`, `notificationsOf`, …) see the attempt. PostgreSQL
+   * has written it by then; SQLite writes it behind, within a few ms (sqlite.ts): a crash in between sends
+   * the notification again, which at-least-once delivery allows.
+   */
   recordAttempt(id: string, attempt: DeliveryAttempt, outcome: { delivered: boolean; dead: boolean; nextAttemptAt: number }): Promise<void>;
   notificationsOf(callId: string): Promise<OutboxRow[]>;
   signingKeys(): Promise<SigningKeyRow[]>;

@@ -84,6 +84,22 @@ describe('notification tokens, verified like Microsoft samples', () => {
     }
   });
 
+  test("verified as Microsoft's .NET calling samples do: metadata at /v1/.well-known/OpenIdConfiguration, issuer graph or botframework", async () => {
+    // Their AuthenticationProvider reads https://api.aps.skype.com/v1/.well-known/OpenIdConfiguration and accepts
+    // either issuer; such a bot points that URL at Switchboard.
+    const res = await kit.fetch(`${kit.url}/v1/.well-known/OpenIdConfiguration`);
+    assert.equal(res.status, 200);
+    const dotnet = (await res.json()) as typeof metadata;
+    const dotnetKeys = createRemoteJWKSet(new URL(dotnet.jwks_uri), { [customFetch]: kit.fetch as unknown as FetchImplementation });
+    const callId = await kit.placeCall({ tenantId: TENANT, from: { userId: ADELE }, to: { applicationId: BOT } });
+    const created = await kit.nextNotification({ callId, changeType: 'created' });
+    const token = String(created.request.headers.authorization).slice('Bearer '.length);
+    const { payload } = await jwtVerify(token, dotnetKeys, { issuer: ['https://graph.microsoft.com', 'https://api.botframework.com'], audience: BOT });
+    assert.equal(payload.aud, BOT);
+    await kit.advance(15);
+    await kit.nextNotification({ callId, changeType: 'deleted' });
+  });
+
   test("a token for another bot does not verify for this one (audience), nor one with a forged signature", async () => {
     const callId = await kit.placeCall({ tenantId: TENANT, from: { userId: ADELE }, to: { applicationId: OTHER_BOT } });
     const created = await kit.nextNotification({ callId, changeType: 'created', path: '/api/other' });
