@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { CallbackConfigurationError } from '../../src/notifications/callback-policy.js';
 import { startSwitchboard } from '../../src/switchboard.js';
 import { Harness } from '../support/harness.js';
-import { BOT, CONTOSO, USERS, callFromCaller, testDirectory, userTarget } from '../support/fixtures.js';
+import { BOT, CONTOSO, USERS, testDirectory, userTarget } from '../support/fixtures.js';
 import { assertGraphError } from './security-support.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -40,11 +40,7 @@ before(async () => {
 });
 after(async () => h?.close());
 
-async function incomingCall(): Promise<string> {
-  const id = await h.placeCall(callFromCaller);
-  await h.receiver.waitFor(id, 'created');
-  return id;
-}
+const incomingCall = (): Promise<string> => h.incomingCall();
 
 const REFUSED: Array<{ uri: string; rule: RegExp }> = [
   { uri: 'http://bot.example.com/api', rule: /https only/ },

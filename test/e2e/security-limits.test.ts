@@ -26,11 +26,7 @@ before(async () => {
 });
 after(async () => h?.close());
 
-async function incomingCall(): Promise<string> {
-  const id = await h.placeCall(callFromCaller);
-  await h.receiver.waitFor(id, 'created');
-  return id;
-}
+const incomingCall = (): Promise<string> => h.incomingCall();
 
 const redirectPath = (id: string) => `/v1.0/communications/calls/${id}/redirect`;
 const target = [userTarget(USERS.testUser)];

@@ -94,11 +94,7 @@ before(async () => {
 });
 after(async () => h?.close());
 
-async function incomingCall(): Promise<string> {
-  const id = await h.placeCall(callFromCaller);
-  await h.receiver.waitFor(id, 'created');
-  return id;
-}
+const incomingCall = (): Promise<string> => h.incomingCall();
 
 // --- MSAL over HTTPS -----------------------------------------------------------------------
 

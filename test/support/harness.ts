@@ -11,6 +11,7 @@ import { Agent, request } from 'undici';
 import pino from 'pino';
 import { ensureDevCertificates } from '../../src/identity/dev-ca.js';
 import type { Directory } from '../../src/directory/model.js';
+import { callFromCaller } from './fixtures.js';
 import { startSwitchboard, type RunningSwitchboard, type SwitchboardOptions } from '../../src/switchboard.js';
 
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
@@ -215,6 +216,13 @@ export class Harness {
     const res = await this.simulator('POST', '/calls', body);
     if (res.status !== 201) throw new Error(`place call: ${res.status} ${res.text}`);
     return res.json.id as string;
+  }
+
+  /** A call placed to a bot (by default Adele's caller → the test bot), once the bot has its `created` notification. */
+  async incomingCall(body: unknown = callFromCaller): Promise<string> {
+    const id = await this.placeCall(body);
+    await this.receiver.waitFor(id, 'created');
+    return id;
   }
 
   async advance(seconds: number): Promise<void> {
